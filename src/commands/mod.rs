@@ -1,0 +1,3 @@
+//! One module per command group; each takes plain values and returns `Result`.
+
+pub mod toolchain;

@@ -1,0 +1,360 @@
+//! `op toolchain …`: install, list, which, exec, env, verify, prune.
+
+use std::collections::BTreeSet;
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use crate::cli::{EnvArgs, ExecArgs, InstallArgs, ListArgs, ShellKind, ToolchainCommand};
+use crate::error::{Code, OpError, bail_code};
+use crate::settings;
+use crate::toolchain::cache::{Cache, Entry};
+use crate::toolchain::install::{self, Outcome};
+use crate::toolchain::{Toolchain, exec, unpack};
+
+pub fn run(toolchain: &Toolchain, command: ToolchainCommand) -> Result<()> {
+    match command {
+        ToolchainCommand::Install(args) => install(toolchain, args),
+        ToolchainCommand::List(args) => list(toolchain, args),
+        ToolchainCommand::Which { tool } => which(toolchain, &tool),
+        ToolchainCommand::Exec(args) => exec(toolchain, args),
+        ToolchainCommand::Env(args) => env(toolchain, args),
+        ToolchainCommand::Verify => verify(toolchain),
+        ToolchainCommand::Prune { dry_run } => prune(toolchain, dry_run),
+    }
+}
+
+fn install(toolchain: &Toolchain, args: InstallArgs) -> Result<()> {
+    let platform = toolchain.platform(args.platform.as_deref())?;
+    let entries = toolchain.entries(&platform, &args.tools)?;
+    if args.force {
+        for entry in &entries {
+            let _lock = toolchain.cache.lock(&entry.key, toolchain.settings.lock_timeout, &|holder| {
+                toolchain
+                    .output
+                    .info(&format!("{}: waiting for {holder}", entry.label()));
+            })?;
+            install::remove_any(&entry.dir)?;
+        }
+    }
+    let started = std::time::Instant::now();
+    let outcomes = toolchain.ensure(&entries)?;
+    let fresh = outcomes
+        .iter()
+        .filter(|outcome| matches!(outcome, Outcome::Installed { .. }))
+        .count();
+    toolchain.output.info(&format!(
+        "{} tool(s) ready for {platform} ({fresh} installed now, {} already present) in {:.1}s, from {}",
+        entries.len(),
+        entries.len() - fresh,
+        started.elapsed().as_secs_f64(),
+        toolchain.lock.origin
+    ));
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct ListRow<'a> {
+    tool: &'a str,
+    version: &'a str,
+    platform: &'a str,
+    installed: bool,
+    path: PathBuf,
+    url: &'a str,
+    sha256: &'a str,
+}
+
+fn list(toolchain: &Toolchain, args: ListArgs) -> Result<()> {
+    let platform = toolchain.platform(args.platform.as_deref())?;
+    let mut rows = Vec::new();
+    for tool in &toolchain.lock.tools {
+        let Some(artifact) = tool.platforms.get(&platform) else {
+            toolchain.output.warn(&format!(
+                "{} {} has no entry for {platform} in {}",
+                tool.name, tool.version, toolchain.lock.origin
+            ));
+            continue;
+        };
+        let entry = toolchain.cache.entry(tool, &platform, artifact);
+        rows.push(ListRow {
+            tool: &tool.name,
+            version: &tool.version,
+            platform: &platform,
+            installed: entry.is_installed(),
+            path: entry.exe(),
+            url: &artifact.url,
+            sha256: &artifact.sha256,
+        });
+    }
+    if args.json {
+        toolchain.output.data(&serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    let width = rows.iter().map(|row| row.tool.len()).max().unwrap_or(4).max(4);
+    let version_width = rows.iter().map(|row| row.version.len()).max().unwrap_or(7).max(7);
+    toolchain.output.data(&format!(
+        "{:width$}  {:version_width$}  {:13}  {:13}  PATH",
+        "TOOL", "VERSION", "PLATFORM", "STATUS"
+    ));
+    for row in &rows {
+        toolchain.output.data(&format!(
+            "{:width$}  {:version_width$}  {:13}  {:13}  {}",
+            row.tool,
+            row.version,
+            row.platform,
+            if row.installed { "installed" } else { "not installed" },
+            row.path.display()
+        ));
+    }
+    Ok(())
+}
+
+fn which(toolchain: &Toolchain, tool: &str) -> Result<()> {
+    let platform = toolchain.platform(None)?;
+    let entry = toolchain.entries(&platform, &[tool.to_string()])?.remove(0);
+    if !entry.is_installed() {
+        return Err(OpError::new(
+            Code::Failure,
+            format!("{} is not installed in {}", entry.label(), toolchain.cache.root.display()),
+        )
+        .with_hint(format!("run `op toolchain install {tool}`"))
+        .into());
+    }
+    toolchain.output.data(&entry.exe().display().to_string());
+    Ok(())
+}
+
+fn exec(toolchain: &Toolchain, args: ExecArgs) -> Result<()> {
+    // Validate the name before installing anything.
+    toolchain.lock.tool(&args.tool)?;
+    let entries = toolchain.ensure_all()?;
+    let entry = entries
+        .iter()
+        .find(|entry| entry.tool == args.tool)
+        .expect("ensure_all returns one entry per lock tool");
+    let path = exec::path_with(&Toolchain::bin_dirs(&entries))?;
+    let arguments: Vec<OsString> = args.args;
+    exec::replace_process(&entry.exe(), &arguments, &path)
+}
+
+fn env(toolchain: &Toolchain, args: EnvArgs) -> Result<()> {
+    let entries = toolchain.ensure_all()?;
+    let dirs = Toolchain::bin_dirs(&entries);
+    if args.github {
+        let Some(file) = settings::var(settings::GITHUB_PATH) else {
+            bail_code!(
+                Code::Config,
+                "--github needs $GITHUB_PATH, which GitHub Actions sets in every step; it is not set here"
+            );
+        };
+        let mut out = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&file)
+            .with_context(|| format!("cannot open $GITHUB_PATH file {file}"))?;
+        for dir in &dirs {
+            writeln!(out, "{}", dir.display()).with_context(|| format!("cannot write {file}"))?;
+        }
+        toolchain.output.info(&format!(
+            "added {} pinned tool directories to $GITHUB_PATH for the next steps",
+            dirs.len()
+        ));
+        return Ok(());
+    }
+    toolchain.output.data(&shell_line(args.shell, &dirs));
+    Ok(())
+}
+
+/// A line that prepends `dirs` to PATH in the given shell, quoting each directory.
+fn shell_line(shell: ShellKind, dirs: &[PathBuf]) -> String {
+    let texts: Vec<String> = dirs.iter().map(|dir| dir.display().to_string()).collect();
+    match shell {
+        ShellKind::Sh => {
+            let escaped: Vec<String> = texts
+                .iter()
+                .map(|text| escape(text, &['\\', '"', '$', '`'], '\\'))
+                .collect();
+            format!("export PATH=\"{}:$PATH\"", escaped.join(":"))
+        }
+        ShellKind::Fish => {
+            let quoted: Vec<String> = texts
+                .iter()
+                .map(|text| format!("'{}'", escape(text, &['\\', '\''], '\\')))
+                .collect();
+            format!("set -gx PATH {} $PATH", quoted.join(" "))
+        }
+        ShellKind::Powershell => {
+            let escaped: Vec<String> = texts
+                .iter()
+                .map(|text| escape(text, &['`', '"', '$'], '`'))
+                .collect();
+            let separator = if cfg!(windows) { ";" } else { ":" };
+            format!(
+                "$env:PATH = \"{}{separator}\" + $env:PATH",
+                escaped.join(separator)
+            )
+        }
+    }
+}
+
+fn escape(text: &str, special: &[char], with: char) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if special.contains(&c) {
+            out.push(with);
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn verify(toolchain: &Toolchain) -> Result<()> {
+    let host = toolchain.platform(None)?;
+    let mut bad = Vec::new();
+    let mut checked = 0;
+    for tool in &toolchain.lock.tools {
+        for (platform, artifact) in &tool.platforms {
+            let entry = toolchain.cache.entry(tool, platform, artifact);
+            if !entry.dir.exists() {
+                if *platform == host {
+                    toolchain.output.data(&format!("missing {}", entry.label()));
+                }
+                continue;
+            }
+            checked += 1;
+            match verify_entry(&entry) {
+                Ok(()) => toolchain
+                    .output
+                    .data(&format!("ok      {}  {}", entry.label(), entry.exe().display())),
+                Err(problem) => {
+                    toolchain.output.data(&format!("BAD     {}  {problem}", entry.label()));
+                    bad.push(format!("{}: {problem}", entry.label()));
+                }
+            }
+        }
+    }
+    if !bad.is_empty() {
+        return Err(OpError::new(
+            Code::Integrity,
+            format!("{} installed tool(s) differ from the lock:\n  {}", bad.len(), bad.join("\n  ")),
+        )
+        .with_hint("reinstall them with `op toolchain install --force TOOL`")
+        .into());
+    }
+    toolchain
+        .output
+        .info(&format!("{checked} installed tool(s) match {}", toolchain.lock.origin));
+    Ok(())
+}
+
+/// Re-hashes the executable and checks it against the receipt, and the receipt against the lock
+/// (for raw artifacts the executable *is* the artifact, so it is checked against the lock directly).
+fn verify_entry(entry: &Entry) -> Result<(), String> {
+    let receipt_bytes = std::fs::read(entry.receipt_path())
+        .map_err(|error| format!("no install receipt ({error}); the install did not finish"))?;
+    let receipt: crate::toolchain::cache::Receipt = serde_json::from_slice(&receipt_bytes)
+        .map_err(|error| format!("unreadable install receipt: {error}"))?;
+    if receipt.sha256 != entry.artifact.sha256 {
+        return Err(format!(
+            "installed from sha256 {} but the lock pins {}",
+            receipt.sha256, entry.artifact.sha256
+        ));
+    }
+    let (size, sha256) = unpack::hash_file(&entry.exe()).map_err(|error| format!("{error:#}"))?;
+    let expected = if entry.artifact.archive == crate::toolchain::lock::ArchiveKind::Raw {
+        &entry.artifact.sha256
+    } else {
+        &receipt.bin_sha256
+    };
+    if &sha256 != expected || size != receipt.bin_size {
+        return Err(format!(
+            "{} was modified: sha256 {sha256} ({size} bytes), expected {expected} ({} bytes)",
+            entry.exe().display(),
+            receipt.bin_size
+        ));
+    }
+    Ok(())
+}
+
+fn prune(toolchain: &Toolchain, dry_run: bool) -> Result<()> {
+    let cache: &Cache = &toolchain.cache;
+    let mut keep = BTreeSet::new();
+    for tool in &toolchain.lock.tools {
+        for (platform, artifact) in &tool.platforms {
+            keep.insert(cache.entry(tool, platform, artifact).key);
+        }
+    }
+    let mut removed = 0u64;
+    let mut freed = 0u64;
+    if let Ok(dir) = std::fs::read_dir(cache.tools_dir()) {
+        let mut stale: Vec<PathBuf> = dir
+            .flatten()
+            .filter(|item| !keep.contains(item.file_name().to_string_lossy().as_ref()))
+            .map(|item| item.path())
+            .collect();
+        stale.sort();
+        for path in stale {
+            let key = path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
+            let bytes = dir_size(&path);
+            if dry_run {
+                toolchain.output.data(&format!("would remove {}", path.display()));
+            } else {
+                // Hold the artifact's lock so that no install of it is in flight.
+                let Ok(_lock) = cache.lock(&key, std::time::Duration::ZERO, &|_| {}) else {
+                    toolchain.output.warn(&format!("skipping {}: an op process is using it", path.display()));
+                    continue;
+                };
+                install::remove_any(&path)?;
+                toolchain.output.data(&format!("removed {}", path.display()));
+            }
+            removed += 1;
+            freed += bytes;
+        }
+    }
+    if !dry_run && let Ok(dir) = std::fs::read_dir(cache.staging_dir()) {
+        for item in dir.flatten() {
+            let name = item.file_name().to_string_lossy().into_owned();
+            // Staging names are `<key>.<pid>.<nonce>`; the key itself may contain dots.
+            let Some(key) = name.rsplitn(3, '.').nth(2) else {
+                continue;
+            };
+            if let Ok(_lock) = cache.lock(key, std::time::Duration::ZERO, &|_| {}) {
+                install::remove_any(&item.path())?;
+            }
+        }
+    }
+    toolchain.output.info(&format!(
+        "{} {removed} cached tool(s), {} ({})",
+        if dry_run { "would remove" } else { "removed" },
+        crate::output::human_bytes(freed),
+        cache.root.display()
+    ));
+    Ok(())
+}
+
+fn dir_size(path: &std::path::Path) -> u64 {
+    let Ok(meta) = path.symlink_metadata() else {
+        return 0;
+    };
+    if !meta.is_dir() {
+        return meta.len();
+    }
+    std::fs::read_dir(path)
+        .map(|dir| dir.flatten().map(|item| dir_size(&item.path())).sum())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_lines_quote_directories() {
+        let dirs = [PathBuf::from("/c/a$b"), PathBuf::from("/c/it's")];
+        assert_eq!(shell_line(ShellKind::Sh, &dirs), "export PATH=\"/c/a\\$b:/c/it's:$PATH\"");
+        assert_eq!(shell_line(ShellKind::Fish, &dirs), "set -gx PATH '/c/a$b' '/c/it\\'s' $PATH");
+    }
+}

@@ -1,0 +1,5 @@
+//! The `op` binary.
+
+fn main() -> std::process::ExitCode {
+    op_cli::main()
+}

@@ -1,0 +1,449 @@
+//! Downloads: mirror rewriting, `file://` and HTTP(S) sources, retries with backoff, and a
+//! streaming SHA-256 so that the bytes hashed are exactly the bytes served and written.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Result;
+use reqwest::Url;
+use sha2::{Digest, Sha256};
+
+use crate::error::{Code, OpError};
+use crate::settings::ToolchainSettings;
+use crate::toolchain::cache::Entry;
+
+/// Without a `size` in the lock, no artifact may be larger than this.
+pub const HARD_CAP: u64 = 2 << 30;
+const CHUNK: usize = 256 * 1024;
+const FIRST_BACKOFF: Duration = Duration::from_millis(200);
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// Where the bytes of an artifact come from, after mirror rewriting.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    File(PathBuf),
+    Http(Url),
+}
+
+impl Source {
+    pub fn describe(&self) -> String {
+        match self {
+            Source::File(path) => format!("file://{}", path.display()),
+            Source::Http(url) => redact(url.as_str()),
+        }
+    }
+}
+
+/// `https://host/a/b` → `<host>/a/b` (with `?query`): the path of an artifact inside a mirror.
+pub fn mirror_path(url: &str) -> Result<String> {
+    let parsed = parse_url(url)?;
+    let host = match (parsed.host_str(), parsed.port()) {
+        (Some(host), Some(port)) => format!("{host}:{port}"),
+        (Some(host), None) => host.to_string(),
+        (None, _) => String::new(),
+    };
+    let mut path = format!("{host}{}", parsed.path());
+    if let Some(query) = parsed.query() {
+        path.push('?');
+        path.push_str(query);
+    }
+    Ok(path)
+}
+
+/// Applies `OP_TOOLCHAIN_MIRROR` to a lock URL.
+pub fn resolve(url: &str, mirror: Option<&str>) -> Result<Source> {
+    let target = match mirror {
+        None => url.to_string(),
+        Some(mirror) => format!("{}/{}", mirror.trim_end_matches('/'), mirror_path(url)?),
+    };
+    let parsed = parse_url(&target)?;
+    match parsed.scheme() {
+        "file" => parsed
+            .to_file_path()
+            .map(Source::File)
+            .map_err(|()| OpError::config(format!("{target}: not a usable file:// path")).into()),
+        "http" | "https" => Ok(Source::Http(parsed)),
+        other => Err(OpError::config(format!(
+            "{}: unsupported URL scheme `{other}`; use https://, http:// or file://",
+            redact(&target)
+        ))
+        .into()),
+    }
+}
+
+fn parse_url(url: &str) -> Result<Url> {
+    Url::parse(url).map_err(|error| {
+        OpError::config(format!("{}: not a valid URL: {error}", redact(url)))
+            .with_hint("check toolchain.lock and OP_TOOLCHAIN_MIRROR")
+            .into()
+    })
+}
+
+/// Hides the user-info part of a URL (`https://user:token@host/` → `https://***@host/`).
+pub fn redact(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_string();
+    };
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{}://***@{}", &url[..scheme_end], &rest[at + 1..]),
+        None => url.to_string(),
+    }
+}
+
+/// Told about download progress; a retry starts over.
+pub trait Progress: Send + Sync {
+    fn start(&self, total: Option<u64>);
+    fn advance(&self, bytes: u64);
+}
+
+/// What was written, and its digest.
+#[derive(Debug)]
+pub struct Downloaded {
+    pub size: u64,
+    pub sha256: String,
+}
+
+/// Builds the HTTP client: rustls with the OS roots plus any CAs from `SSL_CERT_FILE`, proxies
+/// from the environment, connect and read timeouts, and no content decoding.
+pub fn client(settings: &ToolchainSettings) -> Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder()
+        .user_agent(concat!("octopipeline/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(settings.http_timeout)
+        .read_timeout(settings.http_timeout)
+        .redirect(reqwest::redirect::Policy::limited(10));
+    if let Some(path) = &settings.ca_file {
+        let pem = std::fs::read(path).map_err(|error| {
+            OpError::config(format!(
+                "cannot read SSL_CERT_FILE {}: {error}",
+                path.display()
+            ))
+        })?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|error| {
+            OpError::config(format!(
+                "SSL_CERT_FILE {} is not a PEM certificate bundle: {error}",
+                path.display()
+            ))
+        })?;
+        builder = builder.tls_certs_merge(certs);
+    }
+    builder.build().map_err(|error| {
+        OpError::config(format!("cannot set up HTTPS: {error}")).into()
+    })
+}
+
+enum Attempt {
+    Done(Downloaded),
+    /// Worth another try, possibly after the server's `Retry-After`.
+    Retry(String, Option<Duration>),
+    Fatal(anyhow::Error),
+}
+
+/// Streams `entry`'s artifact from `source` into `file`, hashing as it goes, enforcing the
+/// lock's `size` (or [`HARD_CAP`]); retries transient failures from scratch.
+pub async fn download(
+    client: Option<&reqwest::Client>,
+    settings: &ToolchainSettings,
+    entry: &Entry,
+    source: &Source,
+    file: &mut File,
+    progress: &dyn Progress,
+) -> Result<Downloaded> {
+    let limit = entry.artifact.size.unwrap_or(HARD_CAP);
+    match source {
+        Source::File(path) => {
+            let mut input = File::open(path).map_err(|error| {
+                OpError::new(
+                    Code::Download,
+                    format!(
+                        "{}: cannot read {}: {error}",
+                        entry.label(),
+                        path.display()
+                    ),
+                )
+                .with_hint(format!(
+                    "put the artifact from {} at that path, or fix OP_TOOLCHAIN_MIRROR",
+                    redact(&entry.artifact.url)
+                ))
+            })?;
+            let total = input.metadata().ok().map(|meta| meta.len());
+            progress.start(total);
+            copy_hashed(&mut input, file, limit, entry, source, progress)
+        }
+        Source::Http(url) => {
+            let client = client.expect("an HTTP client is built whenever an HTTP source exists");
+            let mut failures = Vec::new();
+            let mut backoff = FIRST_BACKOFF;
+            for attempt in 0..=settings.retries {
+                file.set_len(0)?;
+                std::io::Seek::rewind(file)?;
+                match attempt_http(client, url, file, limit, entry, source, progress).await {
+                    Attempt::Done(done) => return Ok(done),
+                    Attempt::Fatal(error) => return Err(error),
+                    Attempt::Retry(reason, retry_after) => {
+                        failures.push(reason);
+                        if attempt < settings.retries {
+                            let wait = retry_after.unwrap_or(backoff).min(MAX_RETRY_AFTER);
+                            tokio::time::sleep(wait).await;
+                            backoff *= 2;
+                        }
+                    }
+                }
+            }
+            Err(OpError::new(
+                Code::Download,
+                format!(
+                    "{}: download of {} failed after {} attempt(s): {}",
+                    entry.label(),
+                    source.describe(),
+                    failures.len(),
+                    failures.last().map(String::as_str).unwrap_or("unknown error")
+                ),
+            )
+            .with_hint("check the network, proxy (HTTPS_PROXY) and OP_TOOLCHAIN_MIRROR, then run the command again")
+            .into())
+        }
+    }
+}
+
+async fn attempt_http(
+    client: &reqwest::Client,
+    url: &Url,
+    file: &mut File,
+    limit: u64,
+    entry: &Entry,
+    source: &Source,
+    progress: &dyn Progress,
+) -> Attempt {
+    let response = match client
+        .get(url.clone())
+        .header(reqwest::header::ACCEPT_ENCODING, "identity")
+        .send()
+        .await
+    {
+        Ok(response) => response,
+        Err(error) => return Attempt::Retry(describe_reqwest(&error), None),
+    };
+    let status = response.status();
+    if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        return Attempt::Retry(format!("HTTP {status}"), retry_after);
+    }
+    if !status.is_success() {
+        return Attempt::Fatal(
+            OpError::new(
+                Code::Download,
+                format!(
+                    "{}: {} answered HTTP {status}",
+                    entry.label(),
+                    source.describe()
+                ),
+            )
+            .with_hint(if status == reqwest::StatusCode::NOT_FOUND {
+                "the artifact is not at that URL: check toolchain.lock, or that the mirror holds it"
+            } else {
+                "check credentials, proxy and OP_TOOLCHAIN_MIRROR"
+            })
+            .into(),
+        );
+    }
+    let announced = response.content_length();
+    if let (Some(expected), Some(announced)) = (entry.artifact.size, announced)
+        && expected != announced
+    {
+        return Attempt::Fatal(integrity_error(
+            entry,
+            source,
+            &format!("the server announces {announced} bytes but the lock says size = {expected}"),
+        ));
+    }
+    if announced.is_some_and(|announced| announced > limit) {
+        return Attempt::Fatal(integrity_error(
+            entry,
+            source,
+            &format!(
+                "the server announces {} bytes, over the {limit}-byte limit",
+                announced.unwrap_or_default()
+            ),
+        ));
+    }
+    progress.start(announced.or(entry.artifact.size));
+    let mut hasher = Sha256::new();
+    let mut size: u64 = 0;
+    let mut response = response;
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                size += chunk.len() as u64;
+                if size > limit {
+                    return Attempt::Fatal(integrity_error(
+                        entry,
+                        source,
+                        &format!("received more than the expected {limit} bytes"),
+                    ));
+                }
+                hasher.update(&chunk);
+                if let Err(error) = file.write_all(&chunk) {
+                    return Attempt::Fatal(write_error(error));
+                }
+                progress.advance(chunk.len() as u64);
+            }
+            Ok(None) => break,
+            Err(error) => {
+                return Attempt::Retry(
+                    format!("connection lost after {size} bytes: {}", describe_reqwest(&error)),
+                    None,
+                );
+            }
+        }
+    }
+    if let Some(announced) = announced
+        && size != announced
+    {
+        return Attempt::Retry(
+            format!("body ended after {size} of {announced} bytes"),
+            None,
+        );
+    }
+    Attempt::Done(Downloaded {
+        size,
+        sha256: hex::encode(hasher.finalize()),
+    })
+}
+
+fn copy_hashed(
+    input: &mut File,
+    output: &mut File,
+    limit: u64,
+    entry: &Entry,
+    source: &Source,
+    progress: &dyn Progress,
+) -> Result<Downloaded> {
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; CHUNK];
+    let mut size = 0u64;
+    loop {
+        let read = input.read(&mut buffer).map_err(|error| {
+            OpError::new(
+                Code::Download,
+                format!("{}: reading {} failed: {error}", entry.label(), source.describe()),
+            )
+        })?;
+        if read == 0 {
+            break;
+        }
+        size += read as u64;
+        if size > limit {
+            return Err(integrity_error(
+                entry,
+                source,
+                &format!("the file holds more than the expected {limit} bytes"),
+            ));
+        }
+        hasher.update(&buffer[..read]);
+        output.write_all(&buffer[..read]).map_err(write_error)?;
+        progress.advance(read as u64);
+    }
+    Ok(Downloaded {
+        size,
+        sha256: hex::encode(hasher.finalize()),
+    })
+}
+
+fn write_error(error: std::io::Error) -> anyhow::Error {
+    OpError::new(
+        Code::Failure,
+        format!("cannot write into the cache: {error}"),
+    )
+    .with_hint("check free space and permissions of the cache directory (OP_CACHE_DIR)")
+    .into()
+}
+
+pub fn integrity_error(entry: &Entry, source: &Source, what: &str) -> anyhow::Error {
+    OpError::new(
+        Code::Integrity,
+        format!(
+            "{}: {what}\n  url: {}\n  from: {}\nnothing was installed",
+            entry.label(),
+            redact(&entry.artifact.url),
+            source.describe()
+        ),
+    )
+    .with_hint("the artifact differs from what toolchain.lock pins: check the mirror, or refresh the lock if upstream re-published it")
+    .into()
+}
+
+/// The digest (and size) check after a complete download.
+pub fn check_digest(entry: &Entry, source: &Source, got: &Downloaded) -> Result<()> {
+    let size_ok = entry.artifact.size.is_none_or(|size| size == got.size);
+    if got.sha256 == entry.artifact.sha256 && size_ok {
+        return Ok(());
+    }
+    let expected_size = entry
+        .artifact
+        .size
+        .map_or_else(|| "not pinned".to_string(), |size| format!("{size} bytes"));
+    Err(integrity_error(
+        entry,
+        source,
+        &format!(
+            "SHA-256 mismatch\n  expected sha256: {} ({expected_size})\n  actual sha256:   {} ({} bytes received)",
+            entry.artifact.sha256, got.sha256, got.size
+        ),
+    ))
+}
+
+fn describe_reqwest(error: &reqwest::Error) -> String {
+    let mut text = if error.is_timeout() {
+        "timed out".to_string()
+    } else if error.is_connect() {
+        "cannot connect".to_string()
+    } else {
+        "request failed".to_string()
+    };
+    let mut cause: Option<&dyn std::error::Error> = std::error::Error::source(error);
+    while let Some(inner) = cause {
+        text.push_str(": ");
+        text.push_str(&redact(&inner.to_string()));
+        cause = inner.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mirror_rewrites_host_and_path() {
+        let source = resolve(
+            "https://github.com/a/b/c.tgz?x=1",
+            Some("http://127.0.0.1:9/m/"),
+        )
+        .unwrap();
+        assert_eq!(
+            source,
+            Source::Http(Url::parse("http://127.0.0.1:9/m/github.com/a/b/c.tgz?x=1").unwrap())
+        );
+        let source = resolve("https://dl.k8s.io/release/kubectl", Some("file:///srv/mirror")).unwrap();
+        assert_eq!(source, Source::File("/srv/mirror/dl.k8s.io/release/kubectl".into()));
+        assert!(resolve("ftp://x/y", None).is_err());
+    }
+
+    #[test]
+    fn credentials_are_redacted() {
+        assert_eq!(
+            redact("https://user:s3cret@host.example/a@b"),
+            "https://***@host.example/a@b"
+        );
+        assert_eq!(redact("https://host.example/a"), "https://host.example/a");
+    }
+}

@@ -1,0 +1,453 @@
+//! `toolchain.lock`: its schema, where it is found, and validation with messages that name the
+//! file, tool, platform and field at fault.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use toml::Value;
+
+use crate::error::OpError;
+use crate::settings;
+use crate::toolchain::platform;
+
+/// The lock shipped in the repository, compiled into the binary.
+pub const EMBEDDED: &str = include_str!("../../toolchain.lock");
+
+/// The file name looked for in the current directory and its parents.
+pub const FILE_NAME: &str = "toolchain.lock";
+
+/// Where the active lock came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    Embedded,
+    File(PathBuf),
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Embedded => f.write_str("the built-in toolchain.lock"),
+            Origin::File(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArchiveKind {
+    Raw,
+    TarGz,
+    Zip,
+}
+
+impl ArchiveKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ArchiveKind::Raw => "raw",
+            ArchiveKind::TarGz => "tar.gz",
+            ArchiveKind::Zip => "zip",
+        }
+    }
+}
+
+/// One downloadable artifact: a tool's release for one platform.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Artifact {
+    pub url: String,
+    /// Lowercase hex SHA-256 of the bytes served at `url`.
+    pub sha256: String,
+    pub archive: ArchiveKind,
+    /// Path of the executable inside the archive (`None` for raw).
+    pub bin: Option<String>,
+    pub size: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tool {
+    pub name: String,
+    pub version: String,
+    pub checksums: Option<String>,
+    pub platforms: BTreeMap<String, Artifact>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Lock {
+    pub origin: Origin,
+    /// Tools in the order the file lists them.
+    pub tools: Vec<Tool>,
+}
+
+impl Lock {
+    /// Loads the active lock: `explicit` (`--lock`), else `OP_TOOLCHAIN_LOCK`, else a
+    /// `toolchain.lock` in the current directory or a parent up to the repository root, else the
+    /// built-in one.
+    pub fn load(explicit: Option<&Path>) -> Result<Lock> {
+        let chosen = explicit
+            .map(Path::to_path_buf)
+            .or_else(|| settings::var(settings::TOOLCHAIN_LOCK).map(PathBuf::from));
+        let path = match chosen {
+            Some(path) => Some(path),
+            None => discover(&std::env::current_dir().map_err(|error| {
+                OpError::config(format!("cannot read the current directory: {error}"))
+            })?),
+        };
+        match path {
+            None => Lock::parse(EMBEDDED, Origin::Embedded),
+            Some(path) => {
+                let text = std::fs::read_to_string(&path).map_err(|error| {
+                    OpError::config(format!(
+                        "cannot read lock file {}: {error}",
+                        path.display()
+                    ))
+                    .with_hint("pass an existing file with --lock or OP_TOOLCHAIN_LOCK")
+                })?;
+                let path = std::path::absolute(&path).unwrap_or(path);
+                Lock::parse(&text, Origin::File(path))
+            }
+        }
+    }
+
+    /// Parses and validates lock text.
+    pub fn parse(text: &str, origin: Origin) -> Result<Lock> {
+        let table: toml::Table = text.parse().map_err(|error: toml::de::Error| {
+            OpError::config(format!("{origin}: invalid TOML: {}", error.to_string().trim_end()))
+        })?;
+        let fail = |place: &str, message: String| -> anyhow::Error {
+            OpError::config(format!("{origin}: {place}: {message}"))
+                .with_hint("fix the lock file (README.md, section \"toolchain.lock\", has the schema)")
+                .into()
+        };
+        for key in table.keys() {
+            if key != "schema" && key != "tools" {
+                return Err(fail(
+                    &format!("`{key}`"),
+                    "unknown top-level key; expected `schema` and `tools`".into(),
+                ));
+            }
+        }
+        match table.get("schema") {
+            Some(Value::Integer(1)) => {}
+            Some(other) => {
+                return Err(fail(
+                    "`schema`",
+                    format!("unsupported schema {other}; this op understands schema = 1"),
+                ));
+            }
+            None => return Err(fail("`schema`", "missing; add `schema = 1`".into())),
+        }
+        let tools_table = match table.get("tools") {
+            Some(Value::Table(tools)) => tools,
+            Some(_) => return Err(fail("`tools`", "must be a table of tools".into())),
+            None => return Err(fail("`tools`", "missing; the lock pins no tools".into())),
+        };
+        let mut tools = Vec::with_capacity(tools_table.len());
+        for (name, value) in tools_table {
+            let place = format!("tool `{name}`");
+            if !valid_name(name) {
+                return Err(fail(
+                    &place,
+                    "tool names use lowercase letters, digits, `-`, `_` and `.`".into(),
+                ));
+            }
+            let Value::Table(tool) = value else {
+                return Err(fail(&place, "must be a table".into()));
+            };
+            tools.push(parse_tool(name, tool).map_err(|message| {
+                fail(&place, message)
+            })?);
+        }
+        Ok(Lock { origin, tools })
+    }
+
+    pub fn tool(&self, name: &str) -> Result<&Tool> {
+        self.tools.iter().find(|tool| tool.name == name).ok_or_else(|| {
+            OpError::config(format!(
+                "{}: has no tool `{name}`; it pins: {}",
+                self.origin,
+                self.tool_names().join(", ")
+            ))
+            .into()
+        })
+    }
+
+    pub fn tool_names(&self) -> Vec<&str> {
+        self.tools.iter().map(|tool| tool.name.as_str()).collect()
+    }
+}
+
+impl Tool {
+    /// The artifact for `platform`, or exit 5 naming the platforms the lock has.
+    pub fn artifact(&self, platform: &str, origin: &Origin) -> Result<&Artifact> {
+        self.platforms.get(platform).ok_or_else(|| {
+            let have: Vec<&str> = self.platforms.keys().map(String::as_str).collect();
+            OpError::new(
+                crate::error::Code::NoPlatform,
+                format!(
+                    "{origin}: tool `{}` {} has no entry for platform {platform}; it has: {}",
+                    self.name,
+                    self.version,
+                    if have.is_empty() { "none".to_string() } else { have.join(", ") }
+                ),
+            )
+            .with_hint(format!(
+                "add [tools.{}.platforms.{platform}] to the lock, or set OP_TOOLCHAIN_PLATFORM",
+                self.name
+            ))
+            .into()
+        })
+    }
+}
+
+fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|first| first.is_ascii_lowercase() || first.is_ascii_digit())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c))
+}
+
+fn parse_tool(name: &str, tool: &toml::Table) -> Result<Tool, String> {
+    for key in tool.keys() {
+        if !["version", "checksums", "platforms"].contains(&key.as_str()) {
+            return Err(format!(
+                "unknown field `{key}`; expected `version`, `checksums` and `platforms`"
+            ));
+        }
+    }
+    let version = required_string(tool, "version")?;
+    if version.is_empty()
+        || !version
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._+-".contains(c))
+    {
+        return Err(format!(
+            "field `version`: {version:?} is not a version (letters, digits, `.`, `_`, `+`, `-`)"
+        ));
+    }
+    let checksums = optional_string(tool, "checksums")?;
+    let platforms_table = match tool.get("platforms") {
+        Some(Value::Table(platforms)) => platforms,
+        Some(_) => return Err("field `platforms`: must be a table of platforms".into()),
+        None => {
+            return Err(format!(
+                "field `platforms`: missing; add [tools.{name}.platforms.<platform>] tables"
+            ));
+        }
+    };
+    let mut platforms = BTreeMap::new();
+    for (key, value) in platforms_table {
+        platform::validate(key).map_err(|error| format!("platform `{key}`: {error}"))?;
+        let Value::Table(entry) = value else {
+            return Err(format!("platform `{key}`: must be a table"));
+        };
+        let artifact = parse_artifact(entry).map_err(|message| format!("platform `{key}`: {message}"))?;
+        platforms.insert(key.clone(), artifact);
+    }
+    Ok(Tool {
+        name: name.to_string(),
+        version,
+        checksums,
+        platforms,
+    })
+}
+
+fn parse_artifact(entry: &toml::Table) -> Result<Artifact, String> {
+    for key in entry.keys() {
+        if !["url", "sha256", "archive", "bin", "size"].contains(&key.as_str()) {
+            return Err(format!(
+                "unknown field `{key}`; expected `url`, `sha256`, `archive`, `bin` and `size`"
+            ));
+        }
+    }
+    let url = required_string(entry, "url")?;
+    if !(url.starts_with("https://") || url.starts_with("http://") || url.starts_with("file://")) {
+        return Err(format!(
+            "field `url`: {url:?} must start with https://, http:// or file://"
+        ));
+    }
+    let sha256 = required_string(entry, "sha256")?;
+    if sha256.len() != 64 || !sha256.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(format!(
+            "field `sha256`: expected 64 hexadecimal characters, got {} ({sha256:?})",
+            sha256.len()
+        ));
+    }
+    let archive = match required_string(entry, "archive")?.as_str() {
+        "raw" => ArchiveKind::Raw,
+        "tar.gz" | "tgz" => ArchiveKind::TarGz,
+        "zip" => ArchiveKind::Zip,
+        other => {
+            return Err(format!(
+                "field `archive`: unknown kind {other:?}; expected \"raw\", \"tar.gz\" or \"zip\""
+            ));
+        }
+    };
+    let bin = optional_string(entry, "bin")?;
+    match (&bin, archive) {
+        (None, ArchiveKind::TarGz | ArchiveKind::Zip) => {
+            return Err(format!(
+                "field `bin`: missing; a {} archive needs the path of the executable inside it",
+                archive.as_str()
+            ));
+        }
+        (Some(_), ArchiveKind::Raw) => {
+            return Err("field `bin`: a raw artifact is the executable itself; remove `bin`".into());
+        }
+        (Some(path), _) if !safe_relative_path(path) => {
+            return Err(format!(
+                "field `bin`: {path:?} must be a relative path inside the archive without `..`"
+            ));
+        }
+        _ => {}
+    }
+    let size = match entry.get("size") {
+        None => None,
+        Some(Value::Integer(size)) if *size > 0 => Some(*size as u64),
+        Some(other) => return Err(format!("field `size`: expected a positive byte count, got {other}")),
+    };
+    Ok(Artifact {
+        url,
+        sha256: sha256.to_ascii_lowercase(),
+        archive,
+        bin,
+        size,
+    })
+}
+
+/// A relative path with `/` separators, no empty, `.` or `..` components and no drive prefix.
+pub fn safe_relative_path(path: &str) -> bool {
+    !path.is_empty()
+        && !path.starts_with('/')
+        && !path.contains('\\')
+        && !path.contains(':')
+        && path
+            .trim_start_matches("./")
+            .split('/')
+            .all(|part| !part.is_empty() && part != "." && part != "..")
+}
+
+fn required_string(table: &toml::Table, field: &str) -> Result<String, String> {
+    optional_string(table, field)?.ok_or_else(|| format!("field `{field}`: missing"))
+}
+
+fn optional_string(table: &toml::Table, field: &str) -> Result<Option<String>, String> {
+    match table.get(field) {
+        None => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text.clone())),
+        Some(other) => Err(format!(
+            "field `{field}`: expected a string, got {}",
+            other.type_str()
+        )),
+    }
+}
+
+/// The nearest `toolchain.lock` in `start` or a parent, not looking above the repository root
+/// (the first directory that holds `.git`).
+fn discover(start: &Path) -> Option<PathBuf> {
+    for dir in start.ancestors() {
+        let candidate = dir.join(FILE_NAME);
+        if candidate.is_file() {
+            return Some(candidate);
+        }
+        if dir.join(".git").exists() {
+            return None;
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+schema = 1
+[tools.demo]
+version = "1.0.0"
+[tools.demo.platforms.linux-amd64]
+url = "https://example.com/demo.tar.gz"
+sha256 = "0000000000000000000000000000000000000000000000000000000000000000"
+archive = "tar.gz"
+bin = "demo"
+"#;
+
+    fn error_of(text: &str) -> String {
+        Lock::parse(text, Origin::File("locks/t.lock".into()))
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn embedded_lock_pins_five_tools_on_five_platforms() {
+        let lock = Lock::parse(EMBEDDED, Origin::Embedded).unwrap();
+        assert_eq!(
+            lock.tool_names(),
+            ["skaffold", "pack", "flux", "kubectl", "crane"]
+        );
+        for tool in &lock.tools {
+            let keys: Vec<&str> = tool.platforms.keys().map(String::as_str).collect();
+            let mut expected = platform::KEYS.to_vec();
+            expected.sort_unstable();
+            assert_eq!(keys, expected, "{}", tool.name);
+            for artifact in tool.platforms.values() {
+                assert!(artifact.url.contains(&tool.version), "{}", artifact.url);
+            }
+        }
+    }
+
+    #[test]
+    fn good_lock_parses() {
+        let lock = Lock::parse(GOOD, Origin::Embedded).unwrap();
+        let artifact = lock.tool("demo").unwrap().platforms["linux-amd64"].clone();
+        assert_eq!(artifact.archive, ArchiveKind::TarGz);
+        assert_eq!(artifact.bin.as_deref(), Some("demo"));
+    }
+
+    #[test]
+    fn errors_name_file_tool_platform_and_field() {
+        let short = GOOD.replace(&"0".repeat(64), &"0".repeat(63));
+        let error = error_of(&short);
+        for part in ["locks/t.lock", "demo", "linux-amd64", "sha256", "63"] {
+            assert!(error.contains(part), "{part} missing from: {error}");
+        }
+        let error = error_of(&GOOD.replace("tar.gz\"", "rar\""));
+        assert!(error.contains("archive") && error.contains("rar"), "{error}");
+        let error = error_of(&GOOD.replace("url = ", "link = "));
+        assert!(error.contains("unknown field `link`"), "{error}");
+        let error = error_of(&GOOD.replace("bin = \"demo\"", ""));
+        assert!(error.contains("field `bin`"), "{error}");
+        let error = error_of(&GOOD.replace("linux-amd64", "linux-mips"));
+        assert!(error.contains("linux-mips"), "{error}");
+        let error = error_of("schema = 1\n[tools.demo\n");
+        assert!(error.contains("invalid TOML"), "{error}");
+        let error = error_of(&GOOD.replace("bin = \"demo\"", "bin = \"../demo\""));
+        assert!(error.contains("without `..`"), "{error}");
+    }
+
+    #[test]
+    fn missing_platform_lists_what_exists() {
+        let lock = Lock::parse(GOOD, Origin::Embedded).unwrap();
+        let error = lock
+            .tool("demo")
+            .unwrap()
+            .artifact("darwin-arm64", &lock.origin)
+            .unwrap_err();
+        assert_eq!(crate::error::exit_code(&error), 5);
+        let text = error.to_string();
+        assert!(text.contains("demo") && text.contains("linux-amd64"), "{text}");
+    }
+
+    #[test]
+    fn discovery_stops_at_the_repository_root() {
+        let root = tempfile::tempdir().unwrap();
+        let repo = root.path().join("repo");
+        let nested = repo.join("a/b");
+        std::fs::create_dir_all(&nested).unwrap();
+        std::fs::write(root.path().join(FILE_NAME), GOOD).unwrap();
+        std::fs::create_dir(repo.join(".git")).unwrap();
+        assert_eq!(discover(&nested), None);
+        std::fs::write(repo.join("a").join(FILE_NAME), GOOD).unwrap();
+        assert_eq!(discover(&nested), Some(repo.join("a").join(FILE_NAME)));
+    }
+}

@@ -1,0 +1,87 @@
+//! The hermetic toolchain: the active lock, the host platform, the cache, and making sure the
+//! pinned tools are installed before anything runs them.
+
+pub mod cache;
+pub mod exec;
+pub mod fetch;
+pub mod install;
+pub mod lock;
+pub mod platform;
+pub mod unpack;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+
+use crate::output::Output;
+use crate::settings::ToolchainSettings;
+use cache::{Cache, Entry};
+use lock::Lock;
+
+/// Everything a command needs to find, install and run pinned tools.
+pub struct Toolchain {
+    pub lock: Lock,
+    pub cache: Cache,
+    pub settings: ToolchainSettings,
+    pub output: Output,
+}
+
+impl Toolchain {
+    pub fn load(lock_file: Option<&Path>, output: Output) -> Result<Toolchain> {
+        let settings = ToolchainSettings::from_env()?;
+        let lock = Lock::load(lock_file)?;
+        let cache = Cache::new(settings.cache_dir.clone())?;
+        Ok(Toolchain {
+            lock,
+            cache,
+            settings,
+            output,
+        })
+    }
+
+    /// `--platform`, else `OP_TOOLCHAIN_PLATFORM`, else the host.
+    pub fn platform(&self, explicit: Option<&str>) -> Result<String> {
+        match explicit.or(self.settings.platform.as_deref()) {
+            Some(key) => {
+                platform::validate(key)?;
+                Ok(key.to_string())
+            }
+            None => Ok(platform::host()?.to_string()),
+        }
+    }
+
+    /// Cache entries for the named tools (all of the lock's when `names` is empty).
+    pub fn entries(&self, platform: &str, names: &[String]) -> Result<Vec<Entry>> {
+        let tools: Vec<&lock::Tool> = if names.is_empty() {
+            self.lock.tools.iter().collect()
+        } else {
+            names
+                .iter()
+                .map(|name| self.lock.tool(name))
+                .collect::<Result<_>>()?
+        };
+        tools
+            .into_iter()
+            .map(|tool| {
+                let artifact = tool.artifact(platform, &self.lock.origin)?;
+                Ok(self.cache.entry(tool, platform, artifact))
+            })
+            .collect()
+    }
+
+    pub fn ensure(&self, entries: &[Entry]) -> Result<Vec<install::Outcome>> {
+        install::ensure(&self.cache, &self.settings, &self.output, entries)
+    }
+
+    /// Installs every tool of the lock for the host platform and returns their entries.
+    pub fn ensure_all(&self) -> Result<Vec<Entry>> {
+        let platform = self.platform(None)?;
+        let entries = self.entries(&platform, &[])?;
+        self.ensure(&entries)?;
+        Ok(entries)
+    }
+
+    pub fn bin_dirs(entries: &[Entry]) -> Vec<PathBuf> {
+        entries.iter().map(Entry::bin_dir).collect()
+    }
+}

@@ -1,0 +1,335 @@
+//! Takes the one executable a lock names out of a verified artifact (raw, tar.gz or zip).
+//! Hostile archives are refused: absolute paths, `..`, drive prefixes, and a `bin` entry that is
+//! a link, device or directory. Only the `bin` entry is ever written, and only to `dest`.
+
+use std::fs::File;
+use std::io::{Read, Seek, Write};
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use sha2::{Digest, Sha256};
+
+use crate::toolchain::lock::ArchiveKind;
+
+/// The largest executable `op` will unpack.
+pub const MAX_ENTRY: u64 = 1 << 30;
+
+/// Why an archive was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum UnpackError {
+    #[error("archive entry {0:?} has an unsafe path (absolute, `..` or a drive prefix)")]
+    UnsafePath(String),
+    #[error("archive entry {entry:?} is a {kind}, not a regular file")]
+    NotAFile { entry: String, kind: &'static str },
+    #[error("archive has no entry {wanted:?}; it has: {found}")]
+    Missing { wanted: String, found: String },
+    #[error("archive entry {0:?} is larger than {MAX_ENTRY} bytes")]
+    TooLarge(String),
+    #[error("archive is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// What was written to `dest`.
+#[derive(Debug)]
+pub struct Unpacked {
+    pub size: u64,
+    pub sha256: String,
+}
+
+/// Writes the executable from `artifact` (a downloaded, verified file) to `dest`.
+pub fn extract(kind: ArchiveKind, bin: Option<&str>, artifact: &Path, dest: &Path) -> Result<Unpacked> {
+    let mut input = File::open(artifact)
+        .with_context(|| format!("cannot open downloaded file {}", artifact.display()))?;
+    let unpacked = match (kind, bin) {
+        (ArchiveKind::Raw, _) | (_, None) => copy_to(&mut input, dest, "artifact")?,
+        (ArchiveKind::TarGz, Some(bin)) => extract_tar_gz(input, bin, dest)?,
+        (ArchiveKind::Zip, Some(bin)) => extract_zip(input, bin, dest)?,
+    };
+    set_executable(dest)?;
+    Ok(unpacked)
+}
+
+/// Normalises an entry name (`./a/b` → `a/b`) or refuses it.
+fn entry_path(raw: &str) -> Result<String, UnpackError> {
+    let name = raw.trim_end_matches('/');
+    let unsafe_path = name.starts_with('/')
+        || name.starts_with('\\')
+        || name.contains('\\')
+        || name.split('/').any(|part| part == "..")
+        || name.chars().nth(1) == Some(':');
+    if unsafe_path {
+        return Err(UnpackError::UnsafePath(raw.to_string()));
+    }
+    Ok(name
+        .split('/')
+        .filter(|part| !part.is_empty() && *part != ".")
+        .collect::<Vec<_>>()
+        .join("/"))
+}
+
+fn wanted_path(bin: &str) -> String {
+    bin.trim_start_matches("./").to_string()
+}
+
+fn extract_tar_gz(input: File, bin: &str, dest: &Path) -> Result<Unpacked> {
+    let wanted = wanted_path(bin);
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(input));
+    let mut seen = Vec::new();
+    let mut result = None;
+    let entries = archive
+        .entries()
+        .map_err(|error| UnpackError::Corrupt(error.to_string()))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|error| UnpackError::Corrupt(error.to_string()))?;
+        let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        let name = entry_path(&raw)?;
+        if let Some(target) = entry.link_name_bytes() {
+            // A link anywhere in the archive that points out of it is a sign of a hostile archive.
+            entry_path(&String::from_utf8_lossy(&target))?;
+        }
+        if name != wanted {
+            if seen.len() < 20 {
+                seen.push(name);
+            }
+            continue;
+        }
+        let kind = entry.header().entry_type();
+        let refuse = |kind: &'static str| UnpackError::NotAFile {
+            entry: raw.clone(),
+            kind,
+        };
+        match kind {
+            tar::EntryType::Regular | tar::EntryType::Continuous => {}
+            tar::EntryType::Symlink => return Err(refuse("symbolic link").into()),
+            tar::EntryType::Link => return Err(refuse("hard link").into()),
+            tar::EntryType::Char | tar::EntryType::Block => return Err(refuse("device").into()),
+            tar::EntryType::Directory => return Err(refuse("directory").into()),
+            tar::EntryType::Fifo => return Err(refuse("fifo").into()),
+            _ => return Err(refuse("special entry").into()),
+        }
+        if entry.size() > MAX_ENTRY {
+            return Err(UnpackError::TooLarge(raw).into());
+        }
+        if result.is_some() {
+            return Err(UnpackError::Corrupt(format!("entry {raw:?} appears twice")).into());
+        }
+        result = Some(copy_to(&mut entry, dest, &raw)?);
+    }
+    result.ok_or_else(|| missing(&wanted, &seen).into())
+}
+
+fn extract_zip(input: File, bin: &str, dest: &Path) -> Result<Unpacked> {
+    let wanted = wanted_path(bin);
+    let mut archive =
+        zip::ZipArchive::new(input).map_err(|error| UnpackError::Corrupt(error.to_string()))?;
+    let mut seen = Vec::new();
+    let mut found = None;
+    for index in 0..archive.len() {
+        let entry = archive
+            .by_index_raw(index)
+            .map_err(|error| UnpackError::Corrupt(error.to_string()))?;
+        let raw = entry.name().to_string();
+        let name = entry_path(&raw)?;
+        if name == wanted {
+            if found.is_some() {
+                return Err(UnpackError::Corrupt(format!("entry {raw:?} appears twice")).into());
+            }
+            found = Some(index);
+        } else if seen.len() < 20 {
+            seen.push(name);
+        }
+    }
+    let Some(index) = found else {
+        return Err(missing(&wanted, &seen).into());
+    };
+    let mut entry = archive
+        .by_index(index)
+        .map_err(|error| UnpackError::Corrupt(error.to_string()))?;
+    let raw = entry.name().to_string();
+    let is_symlink = entry
+        .unix_mode()
+        .is_some_and(|mode| mode & 0o170000 == 0o120000);
+    if is_symlink {
+        return Err(UnpackError::NotAFile {
+            entry: raw,
+            kind: "symbolic link",
+        }
+        .into());
+    }
+    if entry.is_dir() {
+        return Err(UnpackError::NotAFile {
+            entry: raw,
+            kind: "directory",
+        }
+        .into());
+    }
+    if entry.size() > MAX_ENTRY {
+        return Err(UnpackError::TooLarge(raw).into());
+    }
+    copy_to(&mut entry, dest, &raw)
+}
+
+fn missing(wanted: &str, seen: &[String]) -> UnpackError {
+    UnpackError::Missing {
+        wanted: wanted.to_string(),
+        found: if seen.is_empty() {
+            "no files".to_string()
+        } else {
+            seen.join(", ")
+        },
+    }
+}
+
+/// Copies at most [`MAX_ENTRY`] bytes into a new file at `dest`, hashing them.
+fn copy_to(input: &mut dyn Read, dest: &Path, name: &str) -> Result<Unpacked> {
+    let mut output = File::options()
+        .write(true)
+        .create_new(true)
+        .open(dest)
+        .with_context(|| format!("cannot create {}", dest.display()))?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 256 * 1024];
+    let mut size = 0u64;
+    loop {
+        let read = input
+            .read(&mut buffer)
+            .map_err(|error| UnpackError::Corrupt(format!("{name}: {error}")))?;
+        if read == 0 {
+            break;
+        }
+        size += read as u64;
+        if size > MAX_ENTRY {
+            return Err(UnpackError::TooLarge(name.to_string()).into());
+        }
+        hasher.update(&buffer[..read]);
+        output
+            .write_all(&buffer[..read])
+            .with_context(|| format!("cannot write {}", dest.display()))?;
+    }
+    output
+        .sync_all()
+        .with_context(|| format!("cannot flush {}", dest.display()))?;
+    Ok(Unpacked {
+        size,
+        sha256: hex::encode(hasher.finalize()),
+    })
+}
+
+/// SHA-256 of a file, streamed.
+pub fn hash_file(path: &Path) -> Result<(u64, String)> {
+    let mut file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 256 * 1024];
+    let mut size = 0u64;
+    loop {
+        let read = file
+            .read(&mut buffer)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        if read == 0 {
+            break;
+        }
+        size += read as u64;
+        hasher.update(&buffer[..read]);
+    }
+    file.rewind().ok();
+    Ok((size, hex::encode(hasher.finalize())))
+}
+
+#[cfg(unix)]
+fn set_executable(path: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+        .with_context(|| format!("cannot make {} executable", path.display()))
+}
+
+#[cfg(not(unix))]
+fn set_executable(_path: &Path) -> Result<()> {
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entry_paths_are_normalised_or_refused() {
+        assert_eq!(entry_path("./pack").unwrap(), "pack");
+        assert_eq!(entry_path("dir/./flux").unwrap(), "dir/flux");
+        for hostile in ["../x", "/etc/passwd", "a/../../x", "C:/x", "a\\..\\x"] {
+            assert!(entry_path(hostile).is_err(), "{hostile}");
+        }
+    }
+
+    fn tar_gz(build: impl FnOnce(&mut tar::Builder<Vec<u8>>)) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        build(&mut builder);
+        let tar = builder.into_inner().unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&tar).unwrap();
+        gz.finish().unwrap()
+    }
+
+    fn regular(builder: &mut tar::Builder<Vec<u8>>, name: &str, body: &[u8]) {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(body.len() as u64);
+        header.set_mode(0o644);
+        header.set_entry_type(tar::EntryType::Regular);
+        builder.append_data(&mut header, name, body).unwrap();
+    }
+
+    fn run(kind: ArchiveKind, bytes: &[u8], bin: &str) -> (Result<Unpacked>, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let artifact = dir.path().join("artifact");
+        std::fs::write(&artifact, bytes).unwrap();
+        let dest = dir.path().join("out");
+        (extract(kind, Some(bin), &artifact, &dest), dir)
+    }
+
+    #[test]
+    fn extracts_only_the_named_entry() {
+        let body = b"#!/bin/sh\necho fixture\n";
+        let bytes = tar_gz(|builder| {
+            regular(builder, "LICENSE", b"text");
+            regular(builder, "./tool", body);
+        });
+        let (result, dir) = run(ArchiveKind::TarGz, &bytes, "tool");
+        assert_eq!(result.unwrap().size, body.len() as u64);
+        assert_eq!(std::fs::read(dir.path().join("out")).unwrap(), body);
+        assert!(!dir.path().join("LICENSE").exists());
+    }
+
+    #[test]
+    fn symlink_as_bin_is_refused() {
+        let bytes = tar_gz(|builder| {
+            let mut header = tar::Header::new_gnu();
+            header.set_entry_type(tar::EntryType::Symlink);
+            header.set_size(0);
+            builder.append_link(&mut header, "tool", "/bin/sh").unwrap();
+        });
+        let (result, dir) = run(ArchiveKind::TarGz, &bytes, "tool");
+        let error = result.unwrap_err().to_string();
+        assert!(error.contains("unsafe path") || error.contains("symbolic link"), "{error}");
+        assert!(!dir.path().join("out").exists());
+    }
+
+    #[test]
+    fn missing_entry_lists_what_is_there() {
+        let bytes = tar_gz(|builder| regular(builder, "other", b"x"));
+        let (result, _dir) = run(ArchiveKind::TarGz, &bytes, "tool");
+        let error = result.unwrap_err().to_string();
+        assert!(error.contains("\"tool\"") && error.contains("other"), "{error}");
+    }
+
+    #[test]
+    fn zip_slip_is_refused() {
+        let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let options = zip::write::SimpleFileOptions::default();
+        writer.start_file("../evil", options).unwrap();
+        writer.write_all(b"x").unwrap();
+        writer.start_file("tool", options).unwrap();
+        writer.write_all(b"y").unwrap();
+        let bytes = writer.finish().unwrap().into_inner();
+        let (result, _dir) = run(ArchiveKind::Zip, &bytes, "tool");
+        assert!(result.unwrap_err().to_string().contains("../evil"));
+    }
+}
