@@ -42,7 +42,9 @@ pub enum Command {
     Toolchain(ToolchainCommand),
 
     /// Print a shell completion script to stdout
-    #[command(after_help = "Example:\n  op completions bash > ~/.local/share/bash-completion/completions/op")]
+    #[command(
+        after_help = "Example:\n  op completions bash > ~/.local/share/bash-completion/completions/op"
+    )]
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
@@ -65,7 +67,9 @@ Examples:
     Install(InstallArgs),
 
     /// Show every pinned tool, its version, and whether it is installed
-    #[command(after_help = "Examples:\n  op toolchain list\n  op toolchain list --json | jq -r '.[] | select(.installed | not) | .tool'")]
+    #[command(
+        after_help = "Examples:\n  op toolchain list\n  op toolchain list --json | jq -r '.[] | select(.installed | not) | .tool'\n  op toolchain list --markdown > DEPENDENCIES.md"
+    )]
     List(ListArgs),
 
     /// Print the absolute path of an installed tool
@@ -76,7 +80,9 @@ Examples:
     },
 
     /// Run a pinned tool (installing the toolchain first if needed), with the pinned tools first on PATH
-    #[command(after_help = "Examples:\n  op toolchain exec kubectl -- get pods -n apps\n  op toolchain exec skaffold version")]
+    #[command(
+        after_help = "Examples:\n  op toolchain exec kubectl -- get pods -n apps\n  op toolchain exec skaffold version"
+    )]
     Exec(ExecArgs),
 
     /// Print a line that puts the pinned tools first on PATH
@@ -118,8 +124,12 @@ pub struct InstallArgs {
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// Print a JSON array instead of a table
-    #[arg(long)]
+    #[arg(long, conflicts_with = "markdown")]
     pub json: bool,
+
+    /// Print every tool and platform of the lock as Markdown (the source of DEPENDENCIES.md)
+    #[arg(long)]
+    pub markdown: bool,
 
     /// Show another platform's entries [env: OP_TOOLCHAIN_PLATFORM]
     #[arg(long, value_name = "KEY")]

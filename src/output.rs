@@ -24,9 +24,8 @@ impl Output {
         let terminal = std::io::stderr().is_terminal();
         let progress = terminal && !settings::flag(settings::NO_PROGRESS);
         Output {
-            bars: progress.then(|| {
-                Arc::new(MultiProgress::with_draw_target(ProgressDrawTarget::stderr()))
-            }),
+            bars: progress
+                .then(|| Arc::new(MultiProgress::with_draw_target(ProgressDrawTarget::stderr()))),
             color: terminal && settings::var(settings::NO_COLOR).is_none(),
             github: settings::var(settings::GITHUB_ACTIONS).as_deref() == Some("true"),
         }
@@ -105,7 +104,10 @@ impl Output {
                 );
                 bar.set_prefix(format!("{} {}", entry.tool, entry.version));
                 bar.enable_steady_tick(Duration::from_millis(120));
-                Box::new(TerminalBar { bar, bars: Arc::clone(bars) })
+                Box::new(TerminalBar {
+                    bar,
+                    bars: Arc::clone(bars),
+                })
             }
         }
     }
@@ -162,7 +164,9 @@ impl Bar for TerminalBar {
 
 /// GitHub workflow commands need `%`, CR and LF escaped.
 fn annotation(text: &str) -> String {
-    text.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 pub fn human_bytes(bytes: u64) -> String {

@@ -130,11 +130,9 @@ impl Cache {
             &artifact.sha256[..12]
         );
         let exe_name = match (&artifact.bin, artifact.archive) {
-            (Some(bin), ArchiveKind::TarGz | ArchiveKind::Zip) => bin
-                .rsplit('/')
-                .next()
-                .unwrap_or(bin.as_str())
-                .to_string(),
+            (Some(bin), ArchiveKind::TarGz | ArchiveKind::Zip) => {
+                bin.rsplit('/').next().unwrap_or(bin.as_str()).to_string()
+            }
             _ if platform::is_windows(platform) => format!("{}.exe", tool.name),
             _ => tool.name.clone(),
         };
@@ -163,7 +161,12 @@ impl Cache {
     }
 
     /// Takes the per-artifact lock, waiting up to `timeout` for another process that holds it.
-    pub fn lock(&self, key: &str, timeout: Duration, on_wait: &dyn Fn(&str)) -> Result<ArtifactLock> {
+    pub fn lock(
+        &self,
+        key: &str,
+        timeout: Duration,
+        on_wait: &dyn Fn(&str),
+    ) -> Result<ArtifactLock> {
         let dir = self.locks_dir();
         Cache::create_dir(&dir)?;
         let path = dir.join(format!("{key}.lock"));
@@ -185,7 +188,11 @@ impl Cache {
                         let _ = file.read_to_string(&mut holder);
                         let _ = file.rewind();
                         let holder = holder.trim();
-                        on_wait(if holder.is_empty() { "another process" } else { holder });
+                        on_wait(if holder.is_empty() {
+                            "another process"
+                        } else {
+                            holder
+                        });
                         announced = true;
                     }
                     if started.elapsed() >= timeout {
@@ -240,9 +247,16 @@ mod tests {
         let pack = lock.tool("pack").unwrap();
         let entry = cache.entry(pack, "windows-amd64", &pack.platforms["windows-amd64"]);
         assert_eq!(entry.key, "pack-0.40.0-windows-amd64-e732d4ebba88");
-        assert_eq!(entry.exe(), Path::new("/c/tools/pack-0.40.0-windows-amd64-e732d4ebba88/bin/pack.exe"));
+        assert_eq!(
+            entry.exe(),
+            Path::new("/c/tools/pack-0.40.0-windows-amd64-e732d4ebba88/bin/pack.exe")
+        );
         let skaffold = lock.tool("skaffold").unwrap();
-        let entry = cache.entry(skaffold, "windows-amd64", &skaffold.platforms["windows-amd64"]);
+        let entry = cache.entry(
+            skaffold,
+            "windows-amd64",
+            &skaffold.platforms["windows-amd64"],
+        );
         assert_eq!(entry.exe_name, "skaffold.exe");
         let entry = cache.entry(skaffold, "linux-amd64", &skaffold.platforms["linux-amd64"]);
         assert_eq!(entry.exe_name, "skaffold");
@@ -261,7 +275,12 @@ mod tests {
             })
             .err()
             .expect("the lock is held");
-        assert!(error.to_string().contains("OP_LOCK_TIMEOUT") || crate::error::hint(&error).unwrap().contains("OP_LOCK_TIMEOUT"));
+        assert!(
+            error.to_string().contains("OP_LOCK_TIMEOUT")
+                || crate::error::hint(&error)
+                    .unwrap()
+                    .contains("OP_LOCK_TIMEOUT")
+        );
         assert_eq!(*seen.lock().unwrap(), format!("pid {}", std::process::id()));
     }
 }

@@ -15,9 +15,11 @@ pub fn path_with(dirs: &[PathBuf]) -> Result<OsString> {
     let mut all: Vec<PathBuf> = dirs.to_vec();
     all.extend(std::env::split_paths(&current).filter(|dir| !dirs.contains(dir)));
     std::env::join_paths(all).map_err(|error| {
-        OpError::config(format!("cannot build PATH from the cache directory: {error}"))
-            .with_hint("set OP_CACHE_DIR to a path without the PATH separator character")
-            .into()
+        OpError::config(format!(
+            "cannot build PATH from the cache directory: {error}"
+        ))
+        .with_hint("set OP_CACHE_DIR to a path without the PATH separator character")
+        .into()
     })
 }
 

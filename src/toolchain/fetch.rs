@@ -130,9 +130,9 @@ pub fn client(settings: &ToolchainSettings) -> Result<reqwest::Client> {
         })?;
         builder = builder.tls_certs_merge(certs);
     }
-    builder.build().map_err(|error| {
-        OpError::config(format!("cannot set up HTTPS: {error}")).into()
-    })
+    builder
+        .build()
+        .map_err(|error| OpError::config(format!("cannot set up HTTPS: {error}")).into())
 }
 
 enum Attempt {
@@ -158,11 +158,7 @@ pub async fn download(
             let mut input = File::open(path).map_err(|error| {
                 OpError::new(
                     Code::Download,
-                    format!(
-                        "{}: cannot read {}: {error}",
-                        entry.label(),
-                        path.display()
-                    ),
+                    format!("{}: cannot read {}: {error}", entry.label(), path.display()),
                 )
                 .with_hint(format!(
                     "put the artifact from {} at that path, or fix OP_TOOLCHAIN_MIRROR",
@@ -299,7 +295,10 @@ async fn attempt_http(
             Ok(None) => break,
             Err(error) => {
                 return Attempt::Retry(
-                    format!("connection lost after {size} bytes: {}", describe_reqwest(&error)),
+                    format!(
+                        "connection lost after {size} bytes: {}",
+                        describe_reqwest(&error)
+                    ),
                     None,
                 );
             }
@@ -334,7 +333,11 @@ fn copy_hashed(
         let read = input.read(&mut buffer).map_err(|error| {
             OpError::new(
                 Code::Download,
-                format!("{}: reading {} failed: {error}", entry.label(), source.describe()),
+                format!(
+                    "{}: reading {} failed: {error}",
+                    entry.label(),
+                    source.describe()
+                ),
             )
         })?;
         if read == 0 {
@@ -433,8 +436,15 @@ mod tests {
             source,
             Source::Http(Url::parse("http://127.0.0.1:9/m/github.com/a/b/c.tgz?x=1").unwrap())
         );
-        let source = resolve("https://dl.k8s.io/release/kubectl", Some("file:///srv/mirror")).unwrap();
-        assert_eq!(source, Source::File("/srv/mirror/dl.k8s.io/release/kubectl".into()));
+        let source = resolve(
+            "https://dl.k8s.io/release/kubectl",
+            Some("file:///srv/mirror"),
+        )
+        .unwrap();
+        assert_eq!(
+            source,
+            Source::File("/srv/mirror/dl.k8s.io/release/kubectl".into())
+        );
         assert!(resolve("ftp://x/y", None).is_err());
     }
 

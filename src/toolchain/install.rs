@@ -48,7 +48,10 @@ pub fn ensure(
         }
         sources.push(source);
     }
-    let client = if sources.iter().any(|source| matches!(source, Source::Http(_))) {
+    let client = if sources
+        .iter()
+        .any(|source| matches!(source, Source::Http(_)))
+    {
         Some(fetch::client(settings)?)
     } else {
         None
@@ -138,7 +141,9 @@ async fn install_one(shared: &Shared, entry: &Entry, source: &Source) -> Result<
         let timeout = shared.settings.lock_timeout;
         tokio::task::spawn_blocking(move || {
             cache.lock(&key, timeout, &|holder| {
-                output.info(&format!("{label}: waiting for {holder}, which is installing it"));
+                output.info(&format!(
+                    "{label}: waiting for {holder}, which is installing it"
+                ));
             })
         })
         .await??
@@ -198,7 +203,13 @@ async fn transact(shared: &Shared, entry: &Entry, source: &Source, staging: &Pat
     Ok(size)
 }
 
-fn commit(entry: &Entry, source: &Source, staging: &Path, download: &Path, size: u64) -> Result<()> {
+fn commit(
+    entry: &Entry,
+    source: &Source,
+    staging: &Path,
+    download: &Path,
+    size: u64,
+) -> Result<()> {
     let built = staging.join("entry");
     let bin_dir = built.join("bin");
     Cache::create_dir(&bin_dir)?;
@@ -217,7 +228,11 @@ fn commit(entry: &Entry, source: &Source, staging: &Path, download: &Path, size:
         };
         anyhow::Error::new(OpError::new(
             code,
-            format!("{}: cannot unpack {}: {error:#}\nnothing was installed", entry.label(), fetch::redact(&entry.artifact.url)),
+            format!(
+                "{}: cannot unpack {}: {error:#}\nnothing was installed",
+                entry.label(),
+                fetch::redact(&entry.artifact.url)
+            ),
         ))
     })?;
     let receipt = Receipt {
@@ -270,7 +285,9 @@ pub fn remove_any(path: &Path) -> Result<()> {
     let meta = match path.symlink_metadata() {
         Ok(meta) => meta,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(error) => return Err(error).with_context(|| format!("cannot inspect {}", path.display())),
+        Err(error) => {
+            return Err(error).with_context(|| format!("cannot inspect {}", path.display()));
+        }
     };
     let result = if meta.is_dir() {
         std::fs::remove_dir_all(path)
@@ -282,8 +299,8 @@ pub fn remove_any(path: &Path) -> Result<()> {
 
 fn write_synced(path: &PathBuf, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
-    let mut file = std::fs::File::create(path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
+    let mut file =
+        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
     file.write_all(bytes)
         .and_then(|()| file.sync_all())
         .with_context(|| format!("cannot write {}", path.display()))
@@ -302,9 +319,11 @@ fn sync_dir(path: &Path) {
 fn nonce() -> String {
     use std::hash::{BuildHasher, Hasher};
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u128(std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_nanos())
-        .unwrap_or_default());
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|elapsed| elapsed.as_nanos())
+            .unwrap_or_default(),
+    );
     format!("{:016x}", hasher.finish())
 }

@@ -96,11 +96,8 @@ impl Lock {
             None => Lock::parse(EMBEDDED, Origin::Embedded),
             Some(path) => {
                 let text = std::fs::read_to_string(&path).map_err(|error| {
-                    OpError::config(format!(
-                        "cannot read lock file {}: {error}",
-                        path.display()
-                    ))
-                    .with_hint("pass an existing file with --lock or OP_TOOLCHAIN_LOCK")
+                    OpError::config(format!("cannot read lock file {}: {error}", path.display()))
+                        .with_hint("pass an existing file with --lock or OP_TOOLCHAIN_LOCK")
                 })?;
                 let path = std::path::absolute(&path).unwrap_or(path);
                 Lock::parse(&text, Origin::File(path))
@@ -111,11 +108,16 @@ impl Lock {
     /// Parses and validates lock text.
     pub fn parse(text: &str, origin: Origin) -> Result<Lock> {
         let table: toml::Table = text.parse().map_err(|error: toml::de::Error| {
-            OpError::config(format!("{origin}: invalid TOML: {}", error.to_string().trim_end()))
+            OpError::config(format!(
+                "{origin}: invalid TOML: {}",
+                error.to_string().trim_end()
+            ))
         })?;
         let fail = |place: &str, message: String| -> anyhow::Error {
             OpError::config(format!("{origin}: {place}: {message}"))
-                .with_hint("fix the lock file (README.md, section \"toolchain.lock\", has the schema)")
+                .with_hint(
+                    "fix the lock file (README.md, section \"toolchain.lock\", has the schema)",
+                )
                 .into()
         };
         for key in table.keys() {
@@ -153,22 +155,23 @@ impl Lock {
             let Value::Table(tool) = value else {
                 return Err(fail(&place, "must be a table".into()));
             };
-            tools.push(parse_tool(name, tool).map_err(|message| {
-                fail(&place, message)
-            })?);
+            tools.push(parse_tool(name, tool).map_err(|message| fail(&place, message))?);
         }
         Ok(Lock { origin, tools })
     }
 
     pub fn tool(&self, name: &str) -> Result<&Tool> {
-        self.tools.iter().find(|tool| tool.name == name).ok_or_else(|| {
-            OpError::config(format!(
-                "{}: has no tool `{name}`; it pins: {}",
-                self.origin,
-                self.tool_names().join(", ")
-            ))
-            .into()
-        })
+        self.tools
+            .iter()
+            .find(|tool| tool.name == name)
+            .ok_or_else(|| {
+                OpError::config(format!(
+                    "{}: has no tool `{name}`; it pins: {}",
+                    self.origin,
+                    self.tool_names().join(", ")
+                ))
+                .into()
+            })
     }
 
     pub fn tool_names(&self) -> Vec<&str> {
@@ -187,7 +190,11 @@ impl Tool {
                     "{origin}: tool `{}` {} has no entry for platform {platform}; it has: {}",
                     self.name,
                     self.version,
-                    if have.is_empty() { "none".to_string() } else { have.join(", ") }
+                    if have.is_empty() {
+                        "none".to_string()
+                    } else {
+                        have.join(", ")
+                    }
                 ),
             )
             .with_hint(format!(
@@ -241,7 +248,8 @@ fn parse_tool(name: &str, tool: &toml::Table) -> Result<Tool, String> {
         let Value::Table(entry) = value else {
             return Err(format!("platform `{key}`: must be a table"));
         };
-        let artifact = parse_artifact(entry).map_err(|message| format!("platform `{key}`: {message}"))?;
+        let artifact =
+            parse_artifact(entry).map_err(|message| format!("platform `{key}`: {message}"))?;
         platforms.insert(key.clone(), artifact);
     }
     Ok(Tool {
@@ -292,7 +300,9 @@ fn parse_artifact(entry: &toml::Table) -> Result<Artifact, String> {
             ));
         }
         (Some(_), ArchiveKind::Raw) => {
-            return Err("field `bin`: a raw artifact is the executable itself; remove `bin`".into());
+            return Err(
+                "field `bin`: a raw artifact is the executable itself; remove `bin`".into(),
+            );
         }
         (Some(path), _) if !safe_relative_path(path) => {
             return Err(format!(
@@ -304,7 +314,11 @@ fn parse_artifact(entry: &toml::Table) -> Result<Artifact, String> {
     let size = match entry.get("size") {
         None => None,
         Some(Value::Integer(size)) if *size > 0 => Some(*size as u64),
-        Some(other) => return Err(format!("field `size`: expected a positive byte count, got {other}")),
+        Some(other) => {
+            return Err(format!(
+                "field `size`: expected a positive byte count, got {other}"
+            ));
+        }
     };
     Ok(Artifact {
         url,
@@ -412,7 +426,10 @@ bin = "demo"
             assert!(error.contains(part), "{part} missing from: {error}");
         }
         let error = error_of(&GOOD.replace("tar.gz\"", "rar\""));
-        assert!(error.contains("archive") && error.contains("rar"), "{error}");
+        assert!(
+            error.contains("archive") && error.contains("rar"),
+            "{error}"
+        );
         let error = error_of(&GOOD.replace("url = ", "link = "));
         assert!(error.contains("unknown field `link`"), "{error}");
         let error = error_of(&GOOD.replace("bin = \"demo\"", ""));
@@ -435,7 +452,10 @@ bin = "demo"
             .unwrap_err();
         assert_eq!(crate::error::exit_code(&error), 5);
         let text = error.to_string();
-        assert!(text.contains("demo") && text.contains("linux-amd64"), "{text}");
+        assert!(
+            text.contains("demo") && text.contains("linux-amd64"),
+            "{text}"
+        );
     }
 
     #[test]

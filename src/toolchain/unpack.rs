@@ -37,7 +37,12 @@ pub struct Unpacked {
 }
 
 /// Writes the executable from `artifact` (a downloaded, verified file) to `dest`.
-pub fn extract(kind: ArchiveKind, bin: Option<&str>, artifact: &Path, dest: &Path) -> Result<Unpacked> {
+pub fn extract(
+    kind: ArchiveKind,
+    bin: Option<&str>,
+    artifact: &Path,
+    dest: &Path,
+) -> Result<Unpacked> {
     let mut input = File::open(artifact)
         .with_context(|| format!("cannot open downloaded file {}", artifact.display()))?;
     let unpacked = match (kind, bin) {
@@ -308,7 +313,10 @@ mod tests {
         });
         let (result, dir) = run(ArchiveKind::TarGz, &bytes, "tool");
         let error = result.unwrap_err().to_string();
-        assert!(error.contains("unsafe path") || error.contains("symbolic link"), "{error}");
+        assert!(
+            error.contains("unsafe path") || error.contains("symbolic link"),
+            "{error}"
+        );
         assert!(!dir.path().join("out").exists());
     }
 
@@ -317,7 +325,10 @@ mod tests {
         let bytes = tar_gz(|builder| regular(builder, "other", b"x"));
         let (result, _dir) = run(ArchiveKind::TarGz, &bytes, "tool");
         let error = result.unwrap_err().to_string();
-        assert!(error.contains("\"tool\"") && error.contains("other"), "{error}");
+        assert!(
+            error.contains("\"tool\"") && error.contains("other"),
+            "{error}"
+        );
     }
 
     #[test]
