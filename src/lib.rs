@@ -4,6 +4,7 @@ pub mod cli;
 pub mod commands;
 pub mod error;
 pub mod output;
+pub mod pipeline;
 pub mod settings;
 pub mod toolchain;
 

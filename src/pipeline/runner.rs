@@ -1,0 +1,336 @@
+//! How pipeline commands run tools: pinned tools by absolute path (the toolchain is ensured
+//! first), `docker`/`git` from PATH, the pinned tools first on every child's PATH, `--dry-run`
+//! printing instead of running, Ctrl-C/SIGTERM forwarded to the child, and the child's exit code
+//! passed through.
+
+use std::ffi::{OsStr, OsString};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+use anyhow::{Context, Result};
+
+use crate::error::{ChildExit, Code, OpError};
+use crate::toolchain::cache::Entry;
+use crate::toolchain::{Toolchain, exec};
+
+/// Runs (or, with `--dry-run`, prints) the child processes and file writes of one command.
+pub struct Runner<'a> {
+    toolchain: &'a Toolchain,
+    dry_run: bool,
+    entries: OnceLock<Vec<Entry>>,
+}
+
+impl<'a> Runner<'a> {
+    pub fn new(toolchain: &'a Toolchain, dry_run: bool) -> Runner<'a> {
+        Runner {
+            toolchain,
+            dry_run,
+            entries: OnceLock::new(),
+        }
+    }
+
+    pub fn dry_run(&self) -> bool {
+        self.dry_run
+    }
+
+    pub fn toolchain(&self) -> &Toolchain {
+        self.toolchain
+    }
+
+    /// Installs the whole pinned toolchain once (fast path when already cached).
+    fn entries(&self) -> Result<&[Entry]> {
+        if let Some(entries) = self.entries.get() {
+            return Ok(entries);
+        }
+        let entries = self.toolchain.ensure_all()?;
+        Ok(self.entries.get_or_init(|| entries))
+    }
+
+    /// Absolute path of a pinned tool (`skaffold`, `pack`, `flux`, `kubectl`, `crane`).
+    pub fn pinned(&self, tool: &str) -> Result<PathBuf> {
+        self.toolchain.lock.tool(tool)?;
+        let entries = self.entries()?;
+        entries
+            .iter()
+            .find(|entry| entry.tool == tool)
+            .map(Entry::exe)
+            .ok_or_else(|| anyhow::anyhow!("{tool} is missing from the installed toolchain"))
+    }
+
+    /// Absolute path of an unpinned program taken from PATH (`docker`, `git`).
+    pub fn from_path(&self, program: &str) -> Result<PathBuf> {
+        find_on_path(program).ok_or_else(|| {
+            OpError::new(
+                Code::Failure,
+                format!("`{program}` was not found on PATH; this command needs it"),
+            )
+            .with_hint(match program {
+                "docker" => "install Docker (or Colima/Podman with a docker CLI) and make sure `docker` is on PATH",
+                "git" => "install git and make sure `git` is on PATH",
+                _ => "install it and make sure it is on PATH",
+            })
+            .into()
+        })
+    }
+
+    /// The PATH for children: the pinned tools' directories first.
+    fn child_path(&self) -> Result<OsString> {
+        exec::path_with(&Toolchain::bin_dirs(self.entries()?))
+    }
+
+    fn command(
+        &self,
+        program: &Path,
+        args: &[OsString],
+        cwd: Option<&Path>,
+        env: &[(String, String)],
+    ) -> Result<Command> {
+        let mut command = Command::new(program);
+        command.args(args).env("PATH", self.child_path()?);
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        if let Some(cwd) = cwd {
+            command.current_dir(cwd);
+        }
+        Ok(command)
+    }
+
+    /// Runs a child with inherited stdio; with `--dry-run`, prints the command line instead.
+    pub fn run(
+        &self,
+        program: &Path,
+        args: &[OsString],
+        cwd: Option<&Path>,
+        env: &[(String, String)],
+    ) -> Result<()> {
+        if self.dry_run {
+            self.toolchain
+                .output
+                .data(&describe(program, args, cwd, env));
+            return Ok(());
+        }
+        let command = self.command(program, args, cwd, env)?;
+        wait_forwarding(command, program)
+    }
+
+    /// Runs a child and returns its stdout (stderr passes through). Runs even under
+    /// `--dry-run`: it is for reading state (`git describe`, `kubectl get`), never for changes.
+    pub fn capture(&self, program: &Path, args: &[OsString], cwd: Option<&Path>) -> Result<String> {
+        let mut command = self.command(program, args, cwd, &[])?;
+        command.stdin(Stdio::null()).stderr(Stdio::inherit());
+        let output = command
+            .output()
+            .with_context(|| format!("cannot run {}", program.display()))?;
+        if !output.status.success() {
+            return Err(
+                anyhow::Error::new(ChildExit(output.status.code().unwrap_or(1)))
+                    .context(format!("{} failed", describe(program, args, cwd, &[]))),
+            );
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
+    /// Writes a file atomically (temp file in the same directory, then rename), so a reader
+    /// never sees half of it and a failure leaves the old file; with `--dry-run`, says so instead.
+    pub fn write_file(&self, path: &Path, contents: &[u8]) -> Result<()> {
+        if self.dry_run {
+            self.toolchain.output.data(&format!(
+                "# would write {} ({} bytes)",
+                path.display(),
+                contents.len()
+            ));
+            return Ok(());
+        }
+        write_atomic(path, contents)
+    }
+}
+
+/// Temp file beside `path`, synced, then renamed over it.
+pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut temp = tempfile::Builder::new()
+        .prefix(".op-")
+        .suffix(".tmp")
+        .tempfile_in(&dir)
+        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+    temp.write_all(contents)
+        .and_then(|()| temp.as_file().sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    temp.persist(path)
+        .map_err(|error| error.error)
+        .with_context(|| format!("cannot replace {}", path.display()))?;
+    Ok(())
+}
+
+/// A shell-like rendering of a command line, for `--dry-run` and error messages.
+pub fn describe(
+    program: &Path,
+    args: &[OsString],
+    cwd: Option<&Path>,
+    env: &[(String, String)],
+) -> String {
+    let mut parts = Vec::new();
+    if let Some(cwd) = cwd {
+        parts.push(format!("(cd {} &&", quote(cwd.as_os_str())));
+    }
+    for (key, value) in env {
+        parts.push(format!("{key}={}", quote(OsStr::new(value))));
+    }
+    parts.push(quote(program.as_os_str()));
+    parts.extend(args.iter().map(|arg| quote(arg)));
+    let mut line = parts.join(" ");
+    if cwd.is_some() {
+        line.push(')');
+    }
+    line
+}
+
+fn quote(text: &OsStr) -> String {
+    let text = text.to_string_lossy();
+    let plain = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@,+%{}[]".contains(c));
+    if plain {
+        text.into_owned()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
+}
+
+fn find_on_path(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    let names: Vec<String> = if cfg!(windows) {
+        vec![
+            format!("{program}.exe"),
+            format!("{program}.cmd"),
+            program.to_string(),
+        ]
+    } else {
+        vec![program.to_string()]
+    };
+    std::env::split_paths(&path)
+        .flat_map(|dir| names.iter().map(move |name| dir.join(name)))
+        .find(|candidate| is_executable(candidate))
+}
+
+#[cfg(unix)]
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.metadata()
+        .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(not(unix))]
+fn is_executable(path: &Path) -> bool {
+    path.is_file()
+}
+
+/// Spawns the child and waits, relaying SIGTERM/SIGHUP to it (op may be PID 1 in its container,
+/// where nobody else would), then exits with the child's code. Ctrl-C on a terminal already
+/// reaches the child (same process group), so SIGINT is relayed only when there is no terminal,
+/// i.e. when someone sent it to `op` alone; either way `op` itself waits for the child.
+#[cfg(unix)]
+fn wait_forwarding(mut command: Command, program: &Path) -> Result<()> {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    use signal_hook::iterator::Signals;
+
+    let mut signals =
+        Signals::new([SIGINT, SIGTERM, SIGHUP]).context("cannot install signal handlers")?;
+    let handle = signals.handle();
+    let mut child = command
+        .spawn()
+        .map_err(|error| launch_error(program, error))?;
+    let pid = Pid::from_raw(child.id() as i32);
+    let relay_interrupt = !std::io::IsTerminal::is_terminal(&std::io::stdin());
+    let relay = std::thread::spawn(move || {
+        for signal in signals.forever() {
+            if signal == SIGINT && !relay_interrupt {
+                continue;
+            }
+            if let Ok(signal) = Signal::try_from(signal) {
+                let _ = kill(pid, signal);
+            }
+        }
+    });
+    let status = child.wait();
+    handle.close();
+    let _ = relay.join();
+    let status = status.with_context(|| format!("waiting for {} failed", program.display()))?;
+    child_result(&status)
+}
+
+#[cfg(not(unix))]
+fn wait_forwarding(mut command: Command, program: &Path) -> Result<()> {
+    // On Windows, Ctrl-C reaches every process attached to the console, the child included.
+    let status = command
+        .status()
+        .map_err(|error| launch_error(program, error))?;
+    child_result(&status)
+}
+
+fn child_result(status: &std::process::ExitStatus) -> Result<()> {
+    if status.success() {
+        return Ok(());
+    }
+    #[cfg(unix)]
+    let code = {
+        use std::os::unix::process::ExitStatusExt;
+        status
+            .code()
+            .or_else(|| status.signal().map(|signal| 128 + signal))
+    };
+    #[cfg(not(unix))]
+    let code = status.code();
+    Err(ChildExit(code.unwrap_or(1)).into())
+}
+
+fn launch_error(program: &Path, error: std::io::Error) -> anyhow::Error {
+    OpError::new(
+        Code::Failure,
+        format!("cannot run {}: {error}", program.display()),
+    )
+    .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn describe_quotes_only_what_needs_it() {
+        let line = describe(
+            Path::new("/c/bin/skaffold"),
+            &["build".into(), "--tag".into(), "v 1".into(), "it's".into()],
+            Some(Path::new("/repo")),
+            &[],
+        );
+        assert_eq!(
+            line,
+            "(cd /repo && /c/bin/skaffold build --tag 'v 1' 'it'\\''s')"
+        );
+    }
+
+    #[test]
+    fn atomic_write_replaces_whole_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("build_result.json");
+        std::fs::write(&path, "old").unwrap();
+        write_atomic(&path, b"{\"builds\":[]}").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "{\"builds\":[]}");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temp file left"
+        );
+    }
+}
