@@ -221,7 +221,21 @@ async fn attempt_http(
         .await
     {
         Ok(response) => response,
-        Err(error) => return Attempt::Retry(describe_reqwest(&error), None),
+        Err(error) => {
+            let reason = describe_reqwest(&error);
+            // A certificate the client does not trust will not become trusted by retrying.
+            if reason.contains("certificate") {
+                return Attempt::Fatal(
+                    OpError::new(
+                        Code::Download,
+                        format!("{}: TLS failure for {}: {reason}", entry.label(), source.describe()),
+                    )
+                    .with_hint("if the server (or a proxy) uses a private CA, point SSL_CERT_FILE at a PEM file with that CA")
+                    .into(),
+                );
+            }
+            return Attempt::Retry(reason, None);
+        }
     };
     let status = response.status();
     if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
