@@ -899,3 +899,41 @@ fn wait_until(condition: impl Fn() -> bool) {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[test]
+fn downloads_go_through_the_http_proxy_from_the_environment() {
+    let proxy = Server::http();
+    let mut env = TestEnv::new();
+    let raw = fixture_tool("c");
+    env.write_lock(&[LockEntry::new(
+        "toolc",
+        &format!("https:/{RAW_PATH}"),
+        &raw,
+        "raw",
+        None,
+    )]);
+    // The mirror host does not exist; only the proxy can answer for it.
+    let proxied = format!("http://mirror.invalid{RAW_PATH}");
+    proxy.route(&proxied, raw, Fault::None);
+    env.set("OP_TOOLCHAIN_MIRROR", "http://mirror.invalid")
+        .set("HTTP_PROXY", proxy.base_url());
+    env.op(&["toolchain", "install"]).expect_code(0);
+    assert_eq!(proxy.gets(&proxied), 1);
+
+    // NO_PROXY sends it direct, where the host does not resolve: exit 4.
+    let mut direct = TestEnv::new();
+    direct.write_lock(&[LockEntry::new(
+        "toolc",
+        &format!("https:/{RAW_PATH}"),
+        b"x",
+        "raw",
+        None,
+    )]);
+    direct
+        .set("OP_TOOLCHAIN_MIRROR", "http://mirror.invalid")
+        .set("HTTP_PROXY", proxy.base_url())
+        .set("NO_PROXY", "mirror.invalid")
+        .set("OP_HTTP_RETRIES", "0");
+    direct.op(&["toolchain", "install"]).expect_code(4);
+    assert_eq!(proxy.gets(&proxied), 1, "the proxy saw no second request");
+}
