@@ -135,11 +135,117 @@ pub fn client(settings: &ToolchainSettings) -> Result<reqwest::Client> {
         .map_err(|error| OpError::config(format!("cannot set up HTTPS: {error}")).into())
 }
 
-enum Attempt {
-    Done(Downloaded),
+enum Attempt<T> {
+    Done(T),
     /// Worth another try, possibly after the server's `Retry-After`.
     Retry(String, Option<Duration>),
     Fatal(anyhow::Error),
+}
+
+/// The retry policy: doubling backoff (or the server's `Retry-After`) for transient failures,
+/// then exit 4 naming what was fetched and the last reason.
+struct Retrier<'a> {
+    settings: &'a ToolchainSettings,
+    failures: Vec<String>,
+    backoff: Duration,
+}
+
+impl<'a> Retrier<'a> {
+    fn new(settings: &'a ToolchainSettings) -> Retrier<'a> {
+        Retrier {
+            settings,
+            failures: Vec::new(),
+            backoff: FIRST_BACKOFF,
+        }
+    }
+
+    /// `Some` when the attempt settles the matter; `None` (after waiting) to try again.
+    async fn settle<T>(
+        &mut self,
+        attempt: Attempt<T>,
+        label: &str,
+        source: &Source,
+    ) -> Option<Result<T>> {
+        match attempt {
+            Attempt::Done(done) => Some(Ok(done)),
+            Attempt::Fatal(error) => Some(Err(error)),
+            Attempt::Retry(reason, retry_after) => {
+                self.failures.push(reason);
+                if self.failures.len() as u64 <= u64::from(self.settings.retries) {
+                    let wait = retry_after.unwrap_or(self.backoff).min(MAX_RETRY_AFTER);
+                    tokio::time::sleep(wait).await;
+                    self.backoff *= 2;
+                    return None;
+                }
+                Some(Err(OpError::new(
+                    Code::Download,
+                    format!(
+                        "{label}: download of {} failed after {} attempt(s): {}",
+                        source.describe(),
+                        self.failures.len(),
+                        self.failures.last().map(String::as_str).unwrap_or("unknown error")
+                    ),
+                )
+                .with_hint("check the network, proxy (HTTPS_PROXY) and OP_TOOLCHAIN_MIRROR, then run the command again")
+                .into()))
+            }
+        }
+    }
+}
+
+/// Sends a request and sorts the outcome: a usable response, or why not (retry or give up).
+async fn send<T>(
+    request: reqwest::RequestBuilder,
+    label: &str,
+    source: &Source,
+) -> Result<reqwest::Response, Attempt<T>> {
+    let response = match request
+        .header(reqwest::header::ACCEPT_ENCODING, "identity")
+        .send()
+        .await
+    {
+        Ok(response) => response,
+        Err(error) => {
+            let reason = describe_reqwest(&error);
+            // A certificate the client does not trust will not become trusted by retrying.
+            if reason.contains("certificate") {
+                return Err(Attempt::Fatal(
+                    OpError::new(
+                        Code::Download,
+                        format!("{label}: TLS failure for {}: {reason}", source.describe()),
+                    )
+                    .with_hint("if the server (or a proxy) uses a private CA, point SSL_CERT_FILE at a PEM file with that CA")
+                    .into(),
+                ));
+            }
+            return Err(Attempt::Retry(reason, None));
+        }
+    };
+    let status = response.status();
+    if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        return Err(Attempt::Retry(format!("HTTP {status}"), retry_after));
+    }
+    if !status.is_success() {
+        return Err(Attempt::Fatal(
+            OpError::new(
+                Code::Download,
+                format!("{label}: {} answered HTTP {status}", source.describe()),
+            )
+            .with_hint(if status == reqwest::StatusCode::NOT_FOUND {
+                "the file is not at that URL: check toolchain.lock, or that the mirror holds it"
+            } else {
+                "check credentials, proxy and OP_TOOLCHAIN_MIRROR"
+            })
+            .into(),
+        ));
+    }
+    Ok(response)
 }
 
 /// Streams `entry`'s artifact from `source` into `file`, hashing as it goes, enforcing the
@@ -171,36 +277,16 @@ pub async fn download(
         }
         Source::Http(url) => {
             let client = client.expect("an HTTP client is built whenever an HTTP source exists");
-            let mut failures = Vec::new();
-            let mut backoff = FIRST_BACKOFF;
-            for attempt in 0..=settings.retries {
+            let label = entry.label();
+            let mut retrier = Retrier::new(settings);
+            loop {
                 file.set_len(0)?;
                 std::io::Seek::rewind(file)?;
-                match attempt_http(client, url, file, limit, entry, source, progress).await {
-                    Attempt::Done(done) => return Ok(done),
-                    Attempt::Fatal(error) => return Err(error),
-                    Attempt::Retry(reason, retry_after) => {
-                        failures.push(reason);
-                        if attempt < settings.retries {
-                            let wait = retry_after.unwrap_or(backoff).min(MAX_RETRY_AFTER);
-                            tokio::time::sleep(wait).await;
-                            backoff *= 2;
-                        }
-                    }
+                let attempt = attempt_http(client, url, file, limit, entry, source, progress).await;
+                if let Some(result) = retrier.settle(attempt, &label, source).await {
+                    return result;
                 }
             }
-            Err(OpError::new(
-                Code::Download,
-                format!(
-                    "{}: download of {} failed after {} attempt(s): {}",
-                    entry.label(),
-                    source.describe(),
-                    failures.len(),
-                    failures.last().map(String::as_str).unwrap_or("unknown error")
-                ),
-            )
-            .with_hint("check the network, proxy (HTTPS_PROXY) and OP_TOOLCHAIN_MIRROR, then run the command again")
-            .into())
         }
     }
 }
@@ -213,58 +299,11 @@ async fn attempt_http(
     entry: &Entry,
     source: &Source,
     progress: &dyn Progress,
-) -> Attempt {
-    let response = match client
-        .get(url.clone())
-        .header(reqwest::header::ACCEPT_ENCODING, "identity")
-        .send()
-        .await
-    {
+) -> Attempt<Downloaded> {
+    let mut response = match send(client.get(url.clone()), &entry.label(), source).await {
         Ok(response) => response,
-        Err(error) => {
-            let reason = describe_reqwest(&error);
-            // A certificate the client does not trust will not become trusted by retrying.
-            if reason.contains("certificate") {
-                return Attempt::Fatal(
-                    OpError::new(
-                        Code::Download,
-                        format!("{}: TLS failure for {}: {reason}", entry.label(), source.describe()),
-                    )
-                    .with_hint("if the server (or a proxy) uses a private CA, point SSL_CERT_FILE at a PEM file with that CA")
-                    .into(),
-                );
-            }
-            return Attempt::Retry(reason, None);
-        }
+        Err(attempt) => return attempt,
     };
-    let status = response.status();
-    if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        return Attempt::Retry(format!("HTTP {status}"), retry_after);
-    }
-    if !status.is_success() {
-        return Attempt::Fatal(
-            OpError::new(
-                Code::Download,
-                format!(
-                    "{}: {} answered HTTP {status}",
-                    entry.label(),
-                    source.describe()
-                ),
-            )
-            .with_hint(if status == reqwest::StatusCode::NOT_FOUND {
-                "the artifact is not at that URL: check toolchain.lock, or that the mirror holds it"
-            } else {
-                "check credentials, proxy and OP_TOOLCHAIN_MIRROR"
-            })
-            .into(),
-        );
-    }
     let announced = response.content_length();
     if let (Some(expected), Some(announced)) = (entry.artifact.size, announced)
         && expected != announced
@@ -288,7 +327,6 @@ async fn attempt_http(
     progress.start(announced.or(entry.artifact.size));
     let mut hasher = Sha256::new();
     let mut size: u64 = 0;
-    let mut response = response;
     loop {
         match response.chunk().await {
             Ok(Some(chunk)) => {
@@ -330,6 +368,95 @@ async fn attempt_http(
         size,
         sha256: hex::encode(hasher.finalize()),
     })
+}
+
+/// A small file (checksum list) in full, at most `max` bytes.
+pub async fn fetch_small(
+    client: Option<&reqwest::Client>,
+    settings: &ToolchainSettings,
+    source: &Source,
+    label: &str,
+    max: u64,
+) -> Result<Vec<u8>> {
+    let too_big = || -> anyhow::Error {
+        OpError::new(
+            Code::Download,
+            format!("{label}: {} is larger than {max} bytes", source.describe()),
+        )
+        .into()
+    };
+    match source {
+        Source::File(path) => {
+            let bytes = std::fs::read(path).map_err(|error| {
+                OpError::new(
+                    Code::Download,
+                    format!("{label}: cannot read {}: {error}", path.display()),
+                )
+            })?;
+            if bytes.len() as u64 > max {
+                return Err(too_big());
+            }
+            Ok(bytes)
+        }
+        Source::Http(url) => {
+            let client = client.expect("an HTTP client is built whenever an HTTP source exists");
+            let mut retrier = Retrier::new(settings);
+            loop {
+                let attempt = match send(client.get(url.clone()), label, source).await {
+                    Ok(mut response) => {
+                        let mut body = Vec::new();
+                        loop {
+                            match response.chunk().await {
+                                Ok(Some(chunk)) => {
+                                    body.extend_from_slice(&chunk);
+                                    if body.len() as u64 > max {
+                                        break Attempt::Fatal(too_big());
+                                    }
+                                }
+                                Ok(None) => break Attempt::Done(body),
+                                Err(error) => break Attempt::Retry(describe_reqwest(&error), None),
+                            }
+                        }
+                    }
+                    Err(attempt) => attempt,
+                };
+                if let Some(result) = retrier.settle(attempt, label, source).await {
+                    return result;
+                }
+            }
+        }
+    }
+}
+
+/// The size a HEAD request announces (`Content-Length`), if the server gives one.
+pub async fn content_length(
+    client: Option<&reqwest::Client>,
+    settings: &ToolchainSettings,
+    source: &Source,
+    label: &str,
+) -> Result<Option<u64>> {
+    match source {
+        Source::File(path) => Ok(std::fs::metadata(path).ok().map(|meta| meta.len())),
+        Source::Http(url) => {
+            let client = client.expect("an HTTP client is built whenever an HTTP source exists");
+            let mut retrier = Retrier::new(settings);
+            loop {
+                let attempt = match send(client.head(url.clone()), label, source).await {
+                    Ok(response) => Attempt::Done(
+                        response
+                            .headers()
+                            .get(reqwest::header::CONTENT_LENGTH)
+                            .and_then(|value| value.to_str().ok())
+                            .and_then(|value| value.parse::<u64>().ok()),
+                    ),
+                    Err(attempt) => attempt,
+                };
+                if let Some(result) = retrier.settle(attempt, label, source).await {
+                    return result;
+                }
+            }
+        }
+    }
 }
 
 fn copy_hashed(

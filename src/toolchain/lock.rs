@@ -11,6 +11,7 @@ use toml::Value;
 use crate::error::OpError;
 use crate::settings;
 use crate::toolchain::platform;
+use crate::toolchain::template::{self, Template};
 
 /// The lock shipped in the repository, compiled into the binary.
 pub const EMBEDDED: &str = include_str!("../../toolchain.lock");
@@ -67,7 +68,10 @@ pub struct Artifact {
 pub struct Tool {
     pub name: String,
     pub version: String,
+    /// Where upstream publishes digests: `{url}`, `{asset}` and `{version}` are filled in.
     pub checksums: Option<String>,
+    /// How to compute every platform's artifact for another version.
+    pub template: Option<Template>,
     pub platforms: BTreeMap<String, Artifact>,
 }
 
@@ -216,9 +220,9 @@ fn valid_name(name: &str) -> bool {
 
 fn parse_tool(name: &str, tool: &toml::Table) -> Result<Tool, String> {
     for key in tool.keys() {
-        if !["version", "checksums", "platforms"].contains(&key.as_str()) {
+        if !["version", "checksums", "template", "platforms"].contains(&key.as_str()) {
             return Err(format!(
-                "unknown field `{key}`; expected `version`, `checksums` and `platforms`"
+                "unknown field `{key}`; expected `version`, `checksums`, `template` and `platforms`"
             ));
         }
     }
@@ -233,6 +237,18 @@ fn parse_tool(name: &str, tool: &toml::Table) -> Result<Tool, String> {
         ));
     }
     let checksums = optional_string(tool, "checksums")?;
+    if let Some(pattern) = &checksums {
+        template::checksums_url(pattern, "https://example.invalid/asset", &version)
+            .map_err(|error| format!("field `checksums`: {error}"))?;
+    }
+    let template = match tool.get("template") {
+        None => None,
+        Some(Value::Table(table)) => Some(
+            parse_template(table, &version)
+                .map_err(|error| format!("field `template`: {error}"))?,
+        ),
+        Some(_) => return Err("field `template`: must be a table".into()),
+    };
     let platforms_table = match tool.get("platforms") {
         Some(Value::Table(platforms)) => platforms,
         Some(_) => return Err("field `platforms`: must be a table of platforms".into()),
@@ -256,8 +272,73 @@ fn parse_tool(name: &str, tool: &toml::Table) -> Result<Tool, String> {
         name: name.to_string(),
         version,
         checksums,
+        template,
         platforms,
     })
+}
+
+fn parse_template(table: &toml::Table, version: &str) -> Result<Template, String> {
+    for key in table.keys() {
+        if !["url", "archive", "bin", "ext", "platforms"].contains(&key.as_str()) {
+            return Err(format!(
+                "unknown field `{key}`; expected `url`, `archive`, `bin`, `ext` and `platforms`"
+            ));
+        }
+    }
+    let archive = match optional_string(table, "archive")? {
+        Some(kind) => {
+            template::parse_archive(&kind).map_err(|error| format!("field `archive`: {error}"))?
+        }
+        None => ArchiveKind::Raw,
+    };
+    let mut platforms = BTreeMap::new();
+    match table.get("platforms") {
+        None => {}
+        Some(Value::Table(entries)) => {
+            for (key, value) in entries {
+                platform::validate(key).map_err(|error| format!("platform `{key}`: {error}"))?;
+                let Value::Table(overrides) = value else {
+                    return Err(format!(
+                        "platform `{key}`: must be a table like {{ os = \"macos\" }}"
+                    ));
+                };
+                let mut map = BTreeMap::new();
+                for (name, value) in overrides {
+                    if !template::OVERRIDES.contains(&name.as_str()) {
+                        return Err(format!(
+                            "platform `{key}`: unknown field `{name}`; expected one of {}",
+                            template::OVERRIDES.join(", ")
+                        ));
+                    }
+                    let Value::String(text) = value else {
+                        return Err(format!("platform `{key}`: field `{name}` must be a string"));
+                    };
+                    map.insert(name.clone(), text.clone());
+                }
+                platforms.insert(key.clone(), map);
+            }
+        }
+        Some(_) => return Err("field `platforms`: must be a table".into()),
+    }
+    let template = Template {
+        url: required_string(table, "url")?,
+        archive,
+        bin: optional_string(table, "bin")?,
+        ext: optional_string(table, "ext")?,
+        platforms,
+    };
+    for key in template.platform_keys() {
+        let rendered = template
+            .render(version, &key)
+            .map_err(|error| format!("platform `{key}`: {error}"))?;
+        if rendered.archive != ArchiveKind::Raw && rendered.bin.is_none() {
+            return Err(format!(
+                "platform `{key}`: a {} archive needs `bin`",
+                rendered.archive.as_str()
+            ));
+        }
+    }
+    Ok(template)
 }
 
 fn parse_artifact(entry: &toml::Table) -> Result<Artifact, String> {

@@ -7,6 +7,7 @@ pub mod fetch;
 pub mod install;
 pub mod lock;
 pub mod platform;
+pub mod template;
 pub mod unpack;
 
 use std::path::{Path, PathBuf};
