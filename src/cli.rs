@@ -98,12 +98,85 @@ Examples:
     #[command(after_help = "Example:\n  op toolchain verify || op toolchain install --force")]
     Verify,
 
+    /// Refresh pins from upstream checksum files, or check the lock
+    #[command(subcommand)]
+    Lock(LockCommand),
+
+    /// Copy the lock's artifacts into a directory laid out for OP_TOOLCHAIN_MIRROR, or verify one
+    #[command(
+        args_conflicts_with_subcommands = true,
+        after_help = "\
+Examples:
+  op toolchain mirror /srv/op-mirror --all-platforms      on a connected machine
+  op toolchain mirror verify /srv/op-mirror
+  OP_TOOLCHAIN_MIRROR=https://mirror.example.com/op op toolchain install   on the fleet"
+    )]
+    Mirror(MirrorArgs),
+
     /// Remove cached tools that the active lock does not pin
     #[command(after_help = "Examples:\n  op toolchain prune --dry-run\n  op toolchain prune")]
     Prune {
         /// Only print what would be removed
         #[arg(long)]
         dry_run: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LockCommand {
+    /// Pin new versions: URLs from each tool's template, digests from upstream checksum files
+    #[command(after_help = "\
+Examples:
+  op toolchain lock update flux@2.8.0
+  op toolchain lock update kubectl@1.36.0 crane@0.22.0 --lock ci/toolchain.lock
+Only checksum files and HEAD requests are made (through OP_TOOLCHAIN_MIRROR when set). On any
+error the lock and DEPENDENCIES.md stay exactly as they were.")]
+    Update {
+        /// TOOL@VERSION, for example flux@2.8.0
+        #[arg(required = true, value_name = "TOOL@VERSION")]
+        specs: Vec<String>,
+    },
+
+    /// Check that every tool and platform is pinned and consistent; --upstream also compares
+    /// the digests with the ones upstream publishes now (exit 3 on a re-uploaded asset)
+    #[command(
+        after_help = "Examples:\n  op toolchain lock check\n  op toolchain lock check --upstream     e.g. in a scheduled CI job"
+    )]
+    Check {
+        /// Re-read the upstream checksum files and compare
+        #[arg(long)]
+        upstream: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct MirrorArgs {
+    /// Directory to fill (created if needed)
+    #[arg(value_name = "DIR", required = true)]
+    pub dir: Option<PathBuf>,
+
+    /// Platforms to copy (repeatable; default: this machine's) [env: OP_TOOLCHAIN_PLATFORM]
+    #[arg(
+        long = "platform",
+        value_name = "KEY",
+        conflicts_with = "all_platforms"
+    )]
+    pub platforms: Vec<String>,
+
+    /// Copy every platform the lock pins
+    #[arg(long)]
+    pub all_platforms: bool,
+
+    #[command(subcommand)]
+    pub command: Option<MirrorCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MirrorCommand {
+    /// Re-hash a mirror directory against the lock (exit 3 on any difference)
+    Verify {
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
     },
 }
 

@@ -6,7 +6,9 @@ pub mod exec;
 pub mod fetch;
 pub mod install;
 pub mod lock;
+pub mod mirror;
 pub mod platform;
+pub mod refresh;
 pub mod template;
 pub mod unpack;
 

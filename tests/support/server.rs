@@ -34,6 +34,8 @@ pub enum Fault {
     Longer {
         extra: usize,
     },
+    /// No Content-Length on HEAD or GET (the body ends when the connection closes).
+    NoLength,
 }
 
 struct Route {
@@ -159,6 +161,30 @@ impl Server {
         );
     }
 
+    /// Serves every file under `dir` at `/<its path relative to dir>`.
+    pub fn serve_dir(&self, dir: &Path) {
+        fn walk(root: &Path, dir: &Path, server: &Server) {
+            for entry in std::fs::read_dir(dir).unwrap().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    walk(root, &path, server);
+                } else {
+                    let relative = path
+                        .strip_prefix(root)
+                        .unwrap()
+                        .to_string_lossy()
+                        .replace('\\', "/");
+                    server.route(
+                        &format!("/{relative}"),
+                        std::fs::read(&path).unwrap(),
+                        Fault::None,
+                    );
+                }
+            }
+        }
+        walk(dir, dir, self);
+    }
+
     pub fn requests(&self) -> Vec<Request> {
         self.log.lock().unwrap().clone()
     }
@@ -264,6 +290,13 @@ fn serve(
                 std::thread::sleep(delay);
             }
             Ok(())
+        }
+        Fault::NoLength => {
+            write!(stream, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")?;
+            if !head_only {
+                stream.write_all(&body)?;
+            }
+            stream.flush()
         }
         Fault::Longer { extra } => {
             write!(stream, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")?;

@@ -1,0 +1,262 @@
+//! `op toolchain mirror DIR`: a verified copy of the lock's artifacts laid out as
+//! `DIR/<host>/<path>` — the `OP_TOOLCHAIN_MIRROR` layout — so any static file server or a
+//! `file://` path can serve fleets that cannot reach the origins. `mirror verify` re-hashes it.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Code, OpError};
+use crate::output::Output;
+use crate::settings::ToolchainSettings;
+use crate::toolchain::cache::{Cache, Entry};
+use crate::toolchain::fetch::{self, Source};
+use crate::toolchain::lock::Lock;
+use crate::toolchain::unpack;
+
+pub const MANIFEST: &str = "op-mirror.json";
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Manifest {
+    pub schema: u32,
+    pub artifacts: Vec<ManifestEntry>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ManifestEntry {
+    pub tool: String,
+    pub version: String,
+    pub platform: String,
+    pub url: String,
+    /// Relative to the mirror root, `/`-separated.
+    pub path: String,
+    pub sha256: String,
+    pub size: u64,
+}
+
+fn target(dir: &Path, relative: &str) -> PathBuf {
+    relative
+        .split('/')
+        .filter(|part| !part.is_empty())
+        .fold(dir.to_path_buf(), |path, part| path.join(part))
+}
+
+fn read_manifest(dir: &Path) -> Result<Option<Manifest>> {
+    let path = dir.join(MANIFEST);
+    match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|error| {
+            OpError::config(format!(
+                "{}: not a valid mirror manifest: {error}",
+                path.display()
+            ))
+            .into()
+        }),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(error).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+/// The lock's entries for `platforms` (every platform of each tool when `platforms` is empty).
+fn entries(lock: &Lock, cache: &Cache, platforms: &[String]) -> Result<Vec<Entry>> {
+    let mut entries = Vec::new();
+    for tool in &lock.tools {
+        if platforms.is_empty() {
+            for (key, artifact) in &tool.platforms {
+                entries.push(cache.entry(tool, key, artifact));
+            }
+        } else {
+            for key in platforms {
+                entries.push(cache.entry(tool, key, tool.artifact(key, &lock.origin)?));
+            }
+        }
+    }
+    Ok(entries)
+}
+
+/// Fills `dir` with the artifacts, fetching only what is missing or wrong.
+pub fn export(
+    lock: &Lock,
+    cache: &Cache,
+    dir: &Path,
+    platforms: &[String],
+    settings: &ToolchainSettings,
+    output: &Output,
+) -> Result<()> {
+    let entries = entries(lock, cache, platforms)?;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut manifest = read_manifest(dir)?.unwrap_or_default();
+    manifest.schema = 1;
+    let sources: Vec<Source> = entries
+        .iter()
+        .map(|entry| fetch::resolve(&entry.artifact.url, settings.mirror.as_deref()))
+        .collect::<Result<_>>()?;
+    let needs_network = sources
+        .iter()
+        .any(|source| matches!(source, Source::Http(_)));
+    let client = if needs_network && !settings.offline {
+        Some(fetch::client(settings)?)
+    } else {
+        None
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the download runtime")?;
+    let (mut fetched, mut present) = (0, 0);
+    for (entry, source) in entries.iter().zip(&sources) {
+        let relative = fetch::mirror_path(&entry.artifact.url)?;
+        let path = target(dir, &relative);
+        let existing = if path.is_file() {
+            Some(unpack::hash_file(&path)?)
+        } else {
+            None
+        };
+        let size = match existing {
+            Some((size, sha256)) if sha256 == entry.artifact.sha256 => {
+                present += 1;
+                size
+            }
+            _ => {
+                if settings.offline && matches!(source, Source::Http(_)) {
+                    return Err(OpError::new(
+                        Code::Offline,
+                        format!("{}: not in the mirror and OP_OFFLINE is set", entry.label()),
+                    )
+                    .into());
+                }
+                fetched += 1;
+                runtime.block_on(fetch_into(
+                    client.as_ref(),
+                    settings,
+                    output,
+                    entry,
+                    source,
+                    &path,
+                ))?
+            }
+        };
+        manifest.artifacts.retain(|known| known.path != relative);
+        manifest.artifacts.push(ManifestEntry {
+            tool: entry.tool.clone(),
+            version: entry.version.clone(),
+            platform: entry.platform.clone(),
+            url: fetch::redact(&entry.artifact.url),
+            path: relative,
+            sha256: entry.artifact.sha256.clone(),
+            size,
+        });
+    }
+    manifest.artifacts.sort_by(|a, b| a.path.cmp(&b.path));
+    crate::atomic::write_atomic(&dir.join(MANIFEST), &serde_json::to_vec_pretty(&manifest)?)?;
+    output.info(&format!(
+        "mirror {}: {} artifact(s), {fetched} fetched, {present} already present and verified",
+        dir.display(),
+        entries.len()
+    ));
+    output.info(&format!(
+        "serve it, then set OP_TOOLCHAIN_MIRROR=<its URL> (or file://{})",
+        std::path::absolute(dir)
+            .unwrap_or(dir.to_path_buf())
+            .display()
+    ));
+    Ok(())
+}
+
+/// Downloads into a temp file beside `path`, verifies it against the lock, renames it in place.
+async fn fetch_into(
+    client: Option<&reqwest::Client>,
+    settings: &ToolchainSettings,
+    output: &Output,
+    entry: &Entry,
+    source: &Source,
+    path: &Path,
+) -> Result<u64> {
+    let parent = path.parent().context("mirror paths have a parent")?;
+    std::fs::create_dir_all(parent)
+        .with_context(|| format!("cannot create {}", parent.display()))?;
+    let temp = tempfile::Builder::new()
+        .prefix(".op-")
+        .suffix(".partial")
+        .tempfile_in(parent)
+        .with_context(|| format!("cannot create a temporary file in {}", parent.display()))?;
+    let mut file = temp.reopen()?;
+    let bar = output.download_bar(entry);
+    let started = std::time::Instant::now();
+    let result = fetch::download(client, settings, entry, source, &mut file, bar.as_ref()).await;
+    bar.finish();
+    let downloaded = result?;
+    fetch::check_digest(entry, source, &downloaded)?;
+    file.sync_all()?;
+    temp.persist(path)
+        .map_err(|error| error.error)
+        .with_context(|| format!("cannot move the download into {}", path.display()))?;
+    output.installed(entry, downloaded.size, started.elapsed().as_secs_f64());
+    Ok(downloaded.size)
+}
+
+/// Re-hashes every artifact of the lock found in `dir` (and every one the manifest lists).
+pub fn verify(lock: &Lock, cache: &Cache, dir: &Path, output: &Output) -> Result<()> {
+    let manifest = read_manifest(dir)?.ok_or_else(|| {
+        OpError::config(format!(
+            "{} has no {MANIFEST}; it was not made by `op toolchain mirror`",
+            dir.display()
+        ))
+    })?;
+    let mut bad = Vec::new();
+    let mut checked = 0;
+    for entry in entries(lock, cache, &[])? {
+        let relative = fetch::mirror_path(&entry.artifact.url)?;
+        let path = target(dir, &relative);
+        let listed = manifest
+            .artifacts
+            .iter()
+            .any(|known| known.path == relative);
+        if !path.exists() {
+            if listed {
+                bad.push(format!("{}: {relative} is missing", entry.label()));
+            }
+            continue;
+        }
+        checked += 1;
+        let (size, sha256) = unpack::hash_file(&path)?;
+        if sha256 == entry.artifact.sha256 {
+            output.data(&format!("ok      {}  {relative}", entry.label()));
+        } else {
+            output.data(&format!("BAD     {}  {relative}", entry.label()));
+            bad.push(format!(
+                "{}: {relative} has sha256 {sha256} ({size} bytes), the lock pins {}",
+                entry.label(),
+                entry.artifact.sha256
+            ));
+        }
+    }
+    if !bad.is_empty() {
+        return Err(OpError::new(
+            Code::Integrity,
+            format!(
+                "{} mirror artifact(s) do not match the lock:\n  {}",
+                bad.len(),
+                bad.join("\n  ")
+            ),
+        )
+        .with_hint("re-run `op toolchain mirror DIR` to fetch them again")
+        .into());
+    }
+    if checked == 0 {
+        return Err(OpError::new(
+            Code::Failure,
+            format!(
+                "{} holds none of the artifacts {} pins",
+                dir.display(),
+                lock.origin
+            ),
+        )
+        .into());
+    }
+    output.info(&format!(
+        "{checked} mirror artifact(s) match {}",
+        lock.origin
+    ));
+    Ok(())
+}
