@@ -4,6 +4,7 @@ pub mod atomic;
 pub mod cli;
 pub mod commands;
 pub mod error;
+pub mod formats;
 pub mod output;
 pub mod pipeline;
 pub mod settings;
