@@ -31,12 +31,87 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "FILE")]
     pub lock: Option<PathBuf>,
 
+    /// Pipeline settings file (key=value lines); environment variables win over it
+    /// [env: OCTOPILOT_PIPELINE_PROPERTIES]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Build every artifact of skaffold.yaml with the pinned skaffold (no push)
+    #[command(after_help = "\
+Examples:
+  op build
+  op build --repo ghcr.io/acme --dry-run
+Runs: skaffold build --cache-artifacts=false --default-repo REPO [--tag TAG] [--profile P] [--label L]
+[--namespace N]. TAG comes from GITHUB_REF (refs/tags/v1.2.3 -> 1.2.3) or `git describe`; P, L and N
+from SKAFFOLD_PROFILE, SKAFFOLD_LABEL and SKAFFOLD_NAMESPACE.")]
+    Build(BuildArgs),
+
+    /// Build and push with skaffold (profile `push`), write build_result.json, optionally copy to every ci registry
+    #[command(after_help = "\
+Examples:
+  op push                                   registry from .registry (ci in GitHub Actions, else local)
+  op push --default-repo ghcr.io/acme --push-all
+  op push --no-file-output --image-pattern 'Pushed (?P<image>\\S+):(?P<tag>\\S+)'")]
+    Push(PushArgs),
+
+    /// Build each skaffold.yaml artifact with pack (buildpacks) or docker (Dockerfile), publish, write build_result.json
+    #[command(
+        name = "build-push",
+        after_help = "\
+Examples:
+  op build-push                              to localhost:5001 (see `op start-registry`)
+  op build-push --repo ghcr.io/acme --tag 1.4.0
+  PACK_CMD=/opt/pack/bin/pack op build-push  a pack binary other than the pinned one"
+    )]
+    BuildPush(BuildPushArgs),
+
+    /// Copy the built images from one environment's registry to another's with crane
+    #[command(
+        name = "promote-image",
+        after_help = "\
+Examples:
+  op promote-image --source dev --destination pp
+  op promote-image --source pp --destination prod --image-name api --build-result out/
+Registries: GOOGLE_GKE_IMAGE_REPOSITORY (dev), GOOGLE_GKE_IMAGE_PP_REPOSITORY (pp),
+GOOGLE_GKE_IMAGE_PROD_REPOSITORY (prod), else PROMOTE_SOURCE_REPOSITORY / PROMOTE_DESTINATION_REPOSITORY."
+    )]
+    PromoteImage(PromoteArgs),
+
+    /// Reconcile the Flux HelmRelease, wait until the deployment runs the built image, then wait for the rollout
+    #[command(
+        name = "watch-deployment",
+        after_help = "\
+Examples:
+  op watch-deployment --component api --environment dev
+  op watch-deployment --component api --environment prod --namespace apps --poll-timeout 15m --interval 5s"
+    )]
+    WatchDeployment(WatchArgs),
+
+    /// Run a built image locally with docker (ports, env and volumes from .run.yaml)
+    #[command(after_help = "\
+Examples:
+  op run context list
+  op run services/api
+  op run web --dry-run")]
+    Run(RunArgs),
+
+    /// Start the local TLS registry on localhost:5001 (docker), copy its certificate out, optionally trust it
+    #[command(
+        name = "start-registry",
+        after_help = "\
+Examples:
+  op start-registry                          with Colima: installs the CA in the VM and restarts it
+  op start-registry --no-trust-cert-colima --trust-cert
+  op start-registry --dry-run"
+    )]
+    StartRegistry(StartRegistryArgs),
+
     /// Install, inspect and run the pinned tools (skaffold, pack, flux, kubectl, crane)
     #[command(subcommand)]
     Toolchain(ToolchainCommand),
@@ -245,4 +320,197 @@ impl ShellKind {
             ShellKind::Sh
         }
     }
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Registry for the images [env: SKAFFOLD_DEFAULT_REPO; default: .run.yaml, .registry local, localhost:5001]
+    #[arg(long, value_name = "REPO")]
+    pub repo: Option<String>,
+
+    /// Print the commands instead of running them
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// Registry to push to [env: SKAFFOLD_DEFAULT_REPO; default: from .registry]
+    #[arg(long, value_name = "REPO")]
+    pub default_repo: Option<String>,
+
+    /// Which .registry entries to use
+    #[arg(long, value_enum, default_value = "auto")]
+    pub destination: crate::formats::registry_file::Destination,
+
+    /// The .registry file [default: .registry in the project directory]
+    #[arg(long, value_name = "FILE")]
+    pub registry_file: Option<PathBuf>,
+
+    /// After the push, copy every built image to every other ci registry of .registry (crane copy)
+    #[arg(long)]
+    pub push_all: bool,
+
+    /// Skaffold profile ("" for none)
+    #[arg(long, default_value = "push")]
+    pub profile: String,
+
+    /// Directory for build_result.json [default: current directory]
+    #[arg(long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
+
+    /// Parse image references from skaffold's output instead of --file-output
+    #[arg(long)]
+    pub no_file_output: bool,
+
+    /// With --no-file-output: a regex with named groups `image` and `tag`
+    #[arg(long, value_name = "REGEX", requires = "no_file_output")]
+    pub image_pattern: Option<String>,
+
+    /// Print the commands instead of running them
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildPushArgs {
+    /// Registry to publish to [env: SKAFFOLD_DEFAULT_REPO; default: .run.yaml, .registry local, localhost:5001]
+    #[arg(long, value_name = "REPO")]
+    pub repo: Option<String>,
+
+    /// Image tag [default: the release tag from GITHUB_REF or git, else latest]
+    #[arg(long)]
+    pub tag: Option<String>,
+
+    /// skaffold.yaml to read the artifacts from
+    #[arg(long, value_name = "FILE", default_value = "skaffold.yaml")]
+    pub skaffold_file: PathBuf,
+
+    /// Directory for build_result.json [default: current directory]
+    #[arg(long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
+
+    /// pack binary to use instead of the pinned one [env: PACK_CMD]
+    #[arg(long, value_name = "PATH")]
+    pub pack: Option<PathBuf>,
+
+    /// Print the commands instead of running them
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    /// Environment to copy from
+    #[arg(long, value_enum)]
+    pub source: crate::pipeline::config::Environment,
+
+    /// Environment to copy to
+    #[arg(long, value_enum)]
+    pub destination: crate::pipeline::config::Environment,
+
+    /// Promote only this image (imageName in build_result.json) [default: every image]
+    #[arg(long, value_name = "NAME")]
+    pub image_name: Option<String>,
+
+    /// build_result.json, or a directory holding it
+    #[arg(long, value_name = "PATH", default_value = "build_result.json")]
+    pub build_result: PathBuf,
+
+    /// Print the commands instead of running them
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Deployment and HelmRelease name
+    #[arg(long)]
+    pub component: String,
+
+    /// Environment being deployed
+    #[arg(long, value_enum)]
+    pub environment: crate::pipeline::config::Environment,
+
+    /// Kubernetes namespace
+    #[arg(long, default_value = "default")]
+    pub namespace: String,
+
+    /// Timeout for `kubectl rollout status`
+    #[arg(long, default_value = "30m")]
+    pub timeout: String,
+
+    /// Give up if the deployment does not run the image within this time (e.g. 10m, 90s)
+    #[arg(long, default_value = "10m")]
+    pub poll_timeout: String,
+
+    /// Time between polls
+    #[arg(long, default_value = "10s")]
+    pub interval: String,
+
+    /// Image to wait for (imageName in build_result.json) [default: the component's, else the first]
+    #[arg(long, value_name = "NAME")]
+    pub image_name: Option<String>,
+
+    /// build_result.json, or a directory holding it
+    #[arg(long, value_name = "PATH", default_value = "build_result.json")]
+    pub build_result: PathBuf,
+
+    /// Print the commands instead of running them
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// `context list`, or the context (directory) of a skaffold.yaml artifact
+    #[arg(required = true, num_args = 1..=2, value_name = "CONTEXT")]
+    pub args: Vec<String>,
+
+    /// skaffold.yaml to read the artifacts from
+    #[arg(long, value_name = "FILE", default_value = "skaffold.yaml")]
+    pub skaffold_file: PathBuf,
+
+    /// Print the docker command instead of running it
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StartRegistryArgs {
+    /// Registry image [env: REGISTRY_TLS_IMAGE]
+    #[arg(
+        long,
+        env = "REGISTRY_TLS_IMAGE",
+        default_value = "ghcr.io/octopilot/registry-tls:latest"
+    )]
+    pub image: String,
+
+    /// Where to copy the registry's certificates [default: ~/.config/registry-tls/certs]
+    #[arg(long, value_name = "DIR")]
+    pub certs_dir: Option<PathBuf>,
+
+    /// Add the certificate to the system trust store (sudo)
+    #[arg(long)]
+    pub trust_cert: bool,
+
+    /// Install the certificate in the Colima VM's Docker (default)
+    #[arg(long, overrides_with = "no_trust_cert_colima")]
+    pub trust_cert_colima: bool,
+
+    /// Do not install the certificate in Colima
+    #[arg(long)]
+    pub no_trust_cert_colima: bool,
+
+    /// Do not restart Colima after installing the certificate
+    #[arg(long)]
+    pub no_restart_colima: bool,
+
+    /// macOS: trust in the login keychain instead of the System keychain (no sudo)
+    #[arg(long)]
+    pub user_keychain: bool,
+
+    /// Print the commands instead of running them
+    #[arg(long)]
+    pub dry_run: bool,
 }

@@ -62,6 +62,16 @@ fn run(cli: Cli, name: &'static str, output: &Output) -> Result<()> {
             let toolchain = Toolchain::load(cli.lock.as_deref(), output.clone())?;
             commands::toolchain::run(&toolchain, command)
         }
+        Command::Build(_)
+        | Command::Push(_)
+        | Command::BuildPush(_)
+        | Command::PromoteImage(_)
+        | Command::WatchDeployment(_)
+        | Command::Run(_)
+        | Command::StartRegistry(_) => {
+            let toolchain = Toolchain::load(cli.lock.as_deref(), output.clone())?;
+            pipeline::run(&toolchain, cli.config.as_deref(), cli.command)
+        }
         Command::Completions { shell } => {
             let mut command = Cli::command().name(name).bin_name(name);
             clap_complete::generate(shell, &mut command, name, &mut std::io::stdout());

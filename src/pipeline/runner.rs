@@ -132,6 +132,77 @@ impl<'a> Runner<'a> {
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     }
 
+    /// Runs a child to completion with stdout and stderr captured (for parsing its output).
+    /// A failure prints what it captured and passes its exit code on.
+    pub fn capture_all(
+        &self,
+        program: &Path,
+        args: &[OsString],
+        cwd: Option<&Path>,
+    ) -> Result<(String, String)> {
+        let mut command = self.command(program, args, cwd, &[])?;
+        command.stdin(Stdio::null());
+        let output = command
+            .output()
+            .map_err(|error| launch_error(program, error))?;
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        if !output.status.success() {
+            self.toolchain.output.info(stderr.trim_end());
+            self.toolchain.output.info(stdout.trim_end());
+            return Err(
+                anyhow::Error::new(ChildExit(output.status.code().unwrap_or(1)))
+                    .context(format!("{} failed", describe(program, args, cwd, &[]))),
+            );
+        }
+        Ok((stdout, stderr))
+    }
+
+    /// Runs a child with `input` on its stdin (output captured); with `--dry-run`, prints it.
+    pub fn run_with_input(&self, program: &Path, args: &[OsString], input: &[u8]) -> Result<()> {
+        if self.dry_run {
+            self.toolchain.output.data(&format!(
+                "{} < ({} bytes on stdin)",
+                describe(program, args, None, &[]),
+                input.len()
+            ));
+            return Ok(());
+        }
+        let mut command = self.command(program, args, None, &[])?;
+        command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command
+            .spawn()
+            .map_err(|error| launch_error(program, error))?;
+        if let Some(mut stdin) = child.stdin.take() {
+            use std::io::Write;
+            stdin
+                .write_all(input)
+                .with_context(|| format!("cannot write to {}", program.display()))?;
+        }
+        let output = child
+            .wait_with_output()
+            .with_context(|| format!("waiting for {} failed", program.display()))?;
+        if !output.status.success() {
+            let detail = String::from_utf8_lossy(if output.stderr.is_empty() {
+                &output.stdout
+            } else {
+                &output.stderr
+            })
+            .trim()
+            .to_string();
+            return Err(
+                anyhow::Error::new(ChildExit(output.status.code().unwrap_or(1))).context(format!(
+                    "{} failed: {detail}",
+                    describe(program, args, None, &[])
+                )),
+            );
+        }
+        Ok(())
+    }
+
     /// Writes a file atomically (temp file in the same directory, then rename), so a reader
     /// never sees half of it and a failure leaves the old file; with `--dry-run`, says so instead.
     pub fn write_file(&self, path: &Path, contents: &[u8]) -> Result<()> {
