@@ -27,6 +27,10 @@ for a in "$@"; do
   [ "$prev" = "--file-output" ] && out="$a"
   prev="$a"
 done
+if [ -n "$FIXTURE_SKAFFOLD_WAIT" ]; then
+  trap 'echo "fixture skaffold: got TERM" >> "$FIXTURE_LOG.signals"; exit 42' TERM
+  i=0; while [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done; exit 0
+fi
 if [ -n "$FIXTURE_SKAFFOLD_EXIT" ]; then echo "fixture skaffold: failing" >&2; exit "$FIXTURE_SKAFFOLD_EXIT"; fi
 if [ -n "$out" ]; then printf '{"builds":[{"imageName":"app","tag":"%s/app:fixture1"},{"imageName":"web","tag":"%s/web:fixture1"}]}' "$repo" "$repo" > "$out"; fi
 echo "Tagged app as $repo/app:abc123"
@@ -798,4 +802,38 @@ fn github_actions_errors_are_annotations_and_bad_files_are_exit_2() {
         .expect_code(2)
         .stderr_has(&["skaffold.yaml", "invalid YAML"]);
     assert!(pipeline.calls().is_empty());
+}
+
+#[test]
+fn sigterm_reaches_the_child_and_its_exit_code_comes_back() {
+    let mut pipeline = Pipeline::new();
+    pipeline.set("FIXTURE_SKAFFOLD_WAIT", "1");
+    let mut command = pipeline.env.command();
+    command.arg("build").stdin(std::process::Stdio::null());
+    for (key, value) in &pipeline.env.vars {
+        command.env(key, value);
+    }
+    let mut child = command.spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while pipeline.argv_of("skaffold").is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "skaffold never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    assert_eq!(
+        exit.code(),
+        Some(42),
+        "op exits with the child's code after relaying SIGTERM"
+    );
+    let signals = std::fs::read_to_string(pipeline.log.with_extension("log.signals")).unwrap();
+    assert!(signals.contains("got TERM"));
 }
