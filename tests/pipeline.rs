@@ -414,6 +414,11 @@ fn push_without_registry_and_output_parsing() {
             "(unclosed",
         ])
         .expect_code(2);
+    assert_eq!(
+        pipeline.argv_of("skaffold").len(),
+        2,
+        "a bad pattern runs nothing"
+    );
 }
 
 #[test]

@@ -48,6 +48,14 @@ pub fn push(context: &Context, options: &PushArgs) -> Result<()> {
         vec!["--profile".into(), options.profile.clone()]
     };
     let result_path = dir.join(build_result::FILE_NAME);
+    // A bad pattern is a usage error, found before anything runs.
+    let pattern = match &options.image_pattern {
+        Some(pattern) => Some(
+            Regex::new(pattern)
+                .map_err(|error| OpError::config(format!("--image-pattern: {error}")))?,
+        ),
+        None => None,
+    };
 
     let builds = if options.no_file_output {
         let mut argv = args(["build", "--default-repo", &repo, "--push"]);
@@ -62,13 +70,6 @@ pub fn push(context: &Context, options: &PushArgs) -> Result<()> {
         let (stdout, stderr) = context
             .runner
             .capture_all(&skaffold, &argv, Some(&context.cwd))?;
-        let pattern = match &options.image_pattern {
-            Some(pattern) => Some(
-                Regex::new(pattern)
-                    .map_err(|error| OpError::config(format!("--image-pattern: {error}")))?,
-            ),
-            None => None,
-        };
         let builds = parse_output(&format!("{stdout}\n{stderr}"), pattern.as_ref());
         if builds.is_empty() {
             return Err(OpError::new(Code::Failure, "could not find an image reference in skaffold's output")
