@@ -842,3 +842,36 @@ fn sigterm_reaches_the_child_and_its_exit_code_comes_back() {
     let signals = std::fs::read_to_string(pipeline.log.with_extension("log.signals")).unwrap();
     assert!(signals.contains("got TERM"));
 }
+
+#[test]
+#[cfg(target_os = "linux")]
+fn start_registry_dry_run_shows_the_trust_commands() {
+    let mut pipeline = Pipeline::new();
+    let hosts = pipeline.write("hosts", "::1 registry.local\n");
+    pipeline.set("OP_HOSTS_FILE", hosts.to_str().unwrap());
+    let certs = pipeline.env.path().join("certs");
+    let run = pipeline.op(&[
+        "start-registry",
+        "--dry-run",
+        "--trust-cert",
+        "--no-restart-colima",
+        "--certs-dir",
+        certs.to_str().unwrap(),
+    ]);
+    run.expect_code(0);
+    let out = run.stdout();
+    let crt = certs.join("tls.crt");
+    assert!(
+        out.contains(&format!(
+            "sudo cp {} /usr/local/share/ca-certificates/registry-tls-localhost.crt",
+            crt.display()
+        )),
+        "{out}"
+    );
+    assert!(out.contains("sudo update-ca-certificates"), "{out}");
+    assert!(out.contains("colima ssh -- sudo sh -c"), "{out}");
+    assert!(!out.contains("colima restart"), "{out}");
+    assert!(run.stderr().contains("(dry run)"), "{}", run.stderr());
+    assert!(pipeline.calls().is_empty(), "{:?}", pipeline.calls());
+    assert!(!certs.exists());
+}

@@ -40,8 +40,16 @@ impl Context<'_> {
         }
     }
 
+    /// A progress line for people; marked as such during `--dry-run`, when nothing happened.
     pub fn say(&self, message: &str) {
-        self.runner.toolchain().output.info(message);
+        if self.runner.dry_run() {
+            self.runner
+                .toolchain()
+                .output
+                .info(&format!("(dry run) {message}"));
+        } else {
+            self.runner.toolchain().output.info(message);
+        }
     }
 }
 
