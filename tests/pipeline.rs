@@ -875,3 +875,230 @@ fn start_registry_dry_run_shows_the_trust_commands() {
     assert!(pipeline.calls().is_empty(), "{:?}", pipeline.calls());
     assert!(!certs.exists());
 }
+
+#[test]
+fn push_flags_destination_registry_file_output_and_profile() {
+    let mut pipeline = Pipeline::new();
+    pipeline.write(".registry", "local: localhost:5001\nci: [ghcr.io/acme]\n");
+    let repo_of = |pipeline: &Pipeline| pipeline.argv_of("skaffold").last().unwrap()[4].clone();
+    pipeline.op(&["push"]).expect_code(0);
+    assert_eq!(
+        repo_of(&pipeline),
+        "localhost:5001",
+        "auto outside CI is local"
+    );
+    pipeline.op(&["push", "--destination", "ci"]).expect_code(0);
+    assert_eq!(repo_of(&pipeline), "ghcr.io/acme");
+    pipeline
+        .op(&["push", "--destination", "all"])
+        .expect_code(0);
+    assert_eq!(
+        repo_of(&pipeline),
+        "localhost:5001",
+        "all starts with local"
+    );
+    let custom = pipeline.write("conf/team.registry", "ci:\n  - quay.io/team\n");
+    pipeline
+        .op(&[
+            "push",
+            "--registry-file",
+            custom.to_str().unwrap(),
+            "--destination",
+            "ci",
+            "--profile",
+            "release",
+        ])
+        .expect_code(0);
+    let argv = pipeline.argv_of("skaffold").last().unwrap().clone();
+    assert_eq!(argv[4], "quay.io/team", "the named file itself is read");
+    assert_eq!(argv[6..], strings(&["--profile", "release"]));
+    pipeline
+        .op(&["push", "--registry-file", "conf/missing.registry"])
+        .expect_code(2)
+        .stderr_has(&["missing.registry"]);
+
+    pipeline.op(&["push", "--output", "out"]).expect_code(0);
+    let work = pipeline.env.work().canonicalize().unwrap();
+    let (_, cwd, argv) = pipeline
+        .calls()
+        .into_iter()
+        .filter(|(tool, _, _)| tool == "skaffold")
+        .last()
+        .unwrap();
+    assert_eq!(
+        Path::new(&cwd),
+        work,
+        "skaffold runs in the project directory"
+    );
+    assert!(
+        Path::new(&argv[2]).starts_with(work.join("out")),
+        "{argv:?}"
+    );
+    assert!(work.join("out/build_result.json").is_file());
+    assert!(!work.join("out/out").exists());
+}
+
+#[test]
+fn build_push_flags_skaffold_file_output_tag_and_missing_dockerfile() {
+    let pipeline = Pipeline::new();
+    pipeline.write("deploy/skaffold.yaml", SKAFFOLD_YAML);
+    pipeline.write("deploy/web/Dockerfile", "FROM scratch\n");
+    pipeline
+        .op(&[
+            "build-push",
+            "--skaffold-file",
+            "deploy/skaffold.yaml",
+            "--output",
+            "results",
+            "--tag",
+            "pr-7",
+            "--repo",
+            "ghcr.io/acme",
+        ])
+        .expect_code(0);
+    let work = pipeline.env.work().canonicalize().unwrap();
+    let pack = &pipeline.argv_of("pack")[0];
+    assert_eq!(pack[1], "ghcr.io/acme/api:pr-7");
+    assert_eq!(
+        pack[3],
+        work.join("deploy/services/api").display().to_string(),
+        "contexts are relative to skaffold.yaml"
+    );
+    assert!(
+        !pack.contains(&"--tag".to_string()),
+        "no :latest without a release tag"
+    );
+    let docker = pipeline.argv_of("docker");
+    assert_eq!(docker.len(), 2, "build and push, no latest: {docker:?}");
+    assert_eq!(
+        docker[0][4],
+        work.join("deploy/web/Dockerfile").display().to_string()
+    );
+    let result = std::fs::read_to_string(work.join("results/build_result.json")).unwrap();
+    assert!(result.contains("\"ghcr.io/acme/web:pr-7\""), "{result}");
+
+    std::fs::remove_file(work.join("deploy/web/Dockerfile")).unwrap();
+    pipeline
+        .op(&[
+            "build-push",
+            "--skaffold-file",
+            "deploy/skaffold.yaml",
+            "--output",
+            "results",
+        ])
+        .expect_code(1)
+        .stderr_has(&["Dockerfile not found"]);
+    pipeline.write(
+        "empty/skaffold.yaml",
+        "apiVersion: skaffold/v4beta11\nkind: Config\n",
+    );
+    pipeline
+        .op(&["build-push", "--skaffold-file", "empty/skaffold.yaml"])
+        .expect_code(2)
+        .stderr_has(&["no buildpacks or docker artifacts"]);
+    pipeline
+        .op(&["build-push", "--skaffold-file", "nowhere/skaffold.yaml"])
+        .expect_code(2)
+        .stderr_has(&["nowhere/skaffold.yaml"]);
+}
+
+#[test]
+fn watch_flags_image_name_digest_and_timeout() {
+    let mut pipeline = Pipeline::new();
+    pipeline.write("res/build_result.json", "{\"builds\":[{\"imageName\":\"web\",\"tag\":\"r.io/web:3\"},{\"imageName\":\"api\",\"tag\":\"r.io/api:3@sha256:beef\"}]}");
+    pipeline.set("FIXTURE_IMAGE", "prod.io/api:3@sha256:beef");
+    pipeline
+        .op(&[
+            "watch-deployment",
+            "--component",
+            "backend",
+            "--environment",
+            "prod",
+            "--image-name",
+            "api",
+            "--build-result",
+            "res",
+            "--timeout",
+            "5m",
+            "--interval",
+            "10ms",
+        ])
+        .expect_code(0);
+    let kubectl = pipeline.argv_of("kubectl");
+    assert_eq!(kubectl.last().unwrap()[5..], strings(&["--timeout", "5m"]));
+    pipeline
+        .op(&[
+            "watch-deployment",
+            "--component",
+            "x",
+            "--environment",
+            "prod",
+            "--image-name",
+            "nope",
+            "--build-result",
+            "res",
+        ])
+        .expect_code(1)
+        .stderr_has(&["no image `nope`", "web, api"]);
+    pipeline
+        .op(&[
+            "watch-deployment",
+            "--component",
+            "x",
+            "--environment",
+            "qa",
+        ])
+        .expect_code(2);
+    pipeline
+        .op(&[
+            "watch-deployment",
+            "--component",
+            "x",
+            "--environment",
+            "dev",
+            "--build-result",
+            "res",
+            "--poll-timeout",
+            "soon",
+        ])
+        .expect_code(2)
+        .stderr_has(&["--poll-timeout"]);
+    pipeline
+        .op(&[
+            "watch-deployment",
+            "--component",
+            "x",
+            "--environment",
+            "dev",
+            "--build-result",
+            "missing.json",
+        ])
+        .expect_code(2)
+        .stderr_has(&["missing.json"]);
+}
+
+#[test]
+fn run_falls_back_to_repo_and_tag_and_maps_a_free_port() {
+    let pipeline = Pipeline::new();
+    pipeline.write(
+        "app/skaffold.yaml",
+        "build:\n  artifacts:\n    - image: site\n      context: site\n",
+    );
+    // Contexts are relative to skaffold.yaml, as for skaffold itself: ./site is not consulted.
+    pipeline.write("site/nginx.conf", "server { listen 9999; }\n");
+    pipeline.write(".run.yaml", "default_repo: registry.local:5001\ntag: dev\n");
+    pipeline.write("app/site/nginx.conf", "server { listen 8081; }\n");
+    let run = pipeline.op(&["run", "site", "--skaffold-file", "app/skaffold.yaml"]);
+    run.expect_code(0);
+    let argv = &pipeline.argv_of("docker")[0];
+    assert_eq!(argv.last().unwrap(), "registry.local:5001/site:dev");
+    let port = &argv[3];
+    assert!(
+        port.ends_with(":8081") && port.split(':').next().unwrap().parse::<u16>().unwrap() >= 8080,
+        "{argv:?}"
+    );
+    assert!(argv.contains(&"PORT=8081".to_string()));
+    run.stderr_has(&["mapped to http://localhost:"]);
+    pipeline.op(&["run", "a", "b"]).expect_code(2);
+    pipeline.op(&["run"]).expect_code(2);
+}
