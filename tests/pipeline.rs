@@ -878,7 +878,7 @@ fn start_registry_dry_run_shows_the_trust_commands() {
 
 #[test]
 fn push_flags_destination_registry_file_output_and_profile() {
-    let mut pipeline = Pipeline::new();
+    let pipeline = Pipeline::new();
     pipeline.write(".registry", "local: localhost:5001\nci: [ghcr.io/acme]\n");
     let repo_of = |pipeline: &Pipeline| pipeline.argv_of("skaffold").last().unwrap()[4].clone();
     pipeline.op(&["push"]).expect_code(0);
