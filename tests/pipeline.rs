@@ -923,7 +923,7 @@ fn push_flags_destination_registry_file_output_and_profile() {
         .calls()
         .into_iter()
         .filter(|(tool, _, _)| tool == "skaffold")
-        .last()
+        .next_back()
         .unwrap();
     assert_eq!(
         Path::new(&cwd),
