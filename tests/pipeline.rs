@@ -922,8 +922,7 @@ fn push_flags_destination_registry_file_output_and_profile() {
     let (_, cwd, argv) = pipeline
         .calls()
         .into_iter()
-        .filter(|(tool, _, _)| tool == "skaffold")
-        .next_back()
+        .rfind(|(tool, _, _)| tool == "skaffold")
         .unwrap();
     assert_eq!(
         Path::new(&cwd),
