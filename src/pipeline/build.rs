@@ -61,6 +61,15 @@ pub fn build_push(context: &Context, options: &BuildPushArgs) -> Result<()> {
         .with_hint("give artifacts a buildpacks.builder or a docker.dockerfile")
         .into());
     }
+    for artifact in artifacts
+        .iter()
+        .filter(|artifact| artifact.builder.is_none() && artifact.dockerfile.is_none())
+    {
+        context.runner.toolchain().output.warn(&format!(
+            "skipping artifact {}: it has neither buildpacks.builder nor docker (use `op push` for other builders)",
+            artifact.image
+        ));
+    }
     let release = tag::release_tag(&context.cwd);
     let image_tag = options
         .tag
