@@ -57,16 +57,30 @@ pub fn push(context: &Context, options: &PushArgs) -> Result<()> {
         None => None,
     };
 
+    // skaffold writes beside the result; the result itself is replaced atomically after.
+    let scratch = dir.join(format!(
+        ".{}.op-{}.tmp",
+        build_result::FILE_NAME,
+        std::process::id()
+    ));
+    let mut argv = args(["build"]);
+    if !options.no_file_output {
+        argv.extend(args([
+            "--file-output".into(),
+            scratch.clone().into_os_string(),
+        ]));
+    }
+    argv.extend(args(["--default-repo", &repo, "--push"]));
+    argv.extend(args(profile));
+    if context.runner.dry_run() {
+        context
+            .runner
+            .run(&skaffold, &argv, Some(&context.cwd), &[])?;
+        context.runner.write_file(&result_path, b"")?;
+        return push_all(context, options, &registry, &repo, &[]);
+    }
+
     let builds = if options.no_file_output {
-        let mut argv = args(["build", "--default-repo", &repo, "--push"]);
-        argv.extend(args(profile));
-        if context.runner.dry_run() {
-            context
-                .runner
-                .run(&skaffold, &argv, Some(&context.cwd), &[])?;
-            context.runner.write_file(&result_path, b"")?;
-            return Ok(());
-        }
         let (stdout, stderr) = context
             .runner
             .capture_all(&skaffold, &argv, Some(&context.cwd))?;
@@ -78,26 +92,6 @@ pub fn push(context: &Context, options: &PushArgs) -> Result<()> {
         }
         builds
     } else {
-        // skaffold writes beside the result; the result itself is replaced atomically after.
-        let scratch = dir.join(format!(
-            ".{}.op-{}.tmp",
-            build_result::FILE_NAME,
-            std::process::id()
-        ));
-        let mut argv = args([
-            "build".into(),
-            "--file-output".into(),
-            scratch.clone().into_os_string(),
-        ]);
-        argv.extend(args(["--default-repo", &repo, "--push"]));
-        argv.extend(args(profile));
-        if context.runner.dry_run() {
-            context
-                .runner
-                .run(&skaffold, &argv, Some(&context.cwd), &[])?;
-            context.runner.write_file(&result_path, b"")?;
-            return push_all(context, options, &registry, &repo, &[]);
-        }
         std::fs::create_dir_all(&dir).map_err(|error| {
             OpError::config(format!("cannot create {}: {error}", dir.display()))
         })?;

@@ -31,36 +31,37 @@ pub fn hosts_has_registry(text: &str) -> bool {
 pub fn trust_commands(cert: &Path, user_keychain: bool, home: &Path) -> Option<Vec<Vec<String>>> {
     let cert = cert.display().to_string();
     if cfg!(target_os = "macos") {
-        Some(vec![if user_keychain {
+        // The login keychain needs no root; the System keychain does.
+        let (sudo, keychain) = if user_keychain {
             let db = home.join("Library/Keychains/login.keychain-db");
             let keychain = if db.exists() {
                 db
             } else {
                 home.join("Library/Keychains/login.keychain")
             };
-            vec![
-                "security".into(),
-                "add-trusted-cert".into(),
-                "-d".into(),
-                "-r".into(),
-                "trustRoot".into(),
-                "-k".into(),
-                keychain.display().to_string(),
-                cert,
-            ]
+            (false, keychain.display().to_string())
         } else {
-            vec![
-                "sudo".into(),
-                "security".into(),
-                "add-trusted-cert".into(),
-                "-d".into(),
-                "-r".into(),
-                "trustRoot".into(),
-                "-k".into(),
-                "/Library/Keychains/System.keychain".into(),
-                cert,
+            (true, "/Library/Keychains/System.keychain".to_string())
+        };
+        let mut argv: Vec<String> = if sudo {
+            vec!["sudo".into()]
+        } else {
+            Vec::new()
+        };
+        argv.extend(
+            [
+                "security",
+                "add-trusted-cert",
+                "-d",
+                "-r",
+                "trustRoot",
+                "-k",
             ]
-        }])
+            .into_iter()
+            .map(String::from),
+        );
+        argv.extend([keychain, cert]);
+        Some(vec![argv])
     } else if cfg!(target_os = "linux") {
         Some(vec![
             vec![
