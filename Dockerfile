@@ -1,42 +1,95 @@
 # syntax=docker/dockerfile:1
-# The op image: the op binary plus exactly the tools toolchain.lock pins, installed and
-# verified by op itself (no curl | tar, no "latest"). Multi-arch: linux/amd64 and linux/arm64.
+# The op image: op plus exactly the tools toolchain.lock pins, installed and verified by op itself
+# (no curl | tar, no "latest"). Multi-arch:
+#
 #   docker buildx build --platform linux/amd64,linux/arm64 -t octopipeline:dev .
-# Each platform's stage runs natively (or under QEMU), so the tools match TARGETARCH.
+#
+# "build" runs on the builder's own architecture and cross-compiles op for TARGETARCH (compiling
+# Rust under QEMU is many times slower). "runtime" runs `op toolchain install` for TARGETARCH
+# against the same toolchain.lock that op embeds, so the image and every other channel agree.
 
+# Keep RUST_VERSION in step with `rust-version` in Cargo.toml.
 ARG RUST_VERSION=1.89
-ARG DEBIAN_RELEASE=bookworm
+# The runtime is Debian trixie for its client-only `docker-cli` package (Docker API 1.45).
+# bookworm only has docker.io 20.10, a daemon plus a client that speaks API 1.41, which Docker
+# Engine 29 and later refuse ("client version 1.41 is too old").
+ARG RUNTIME_RELEASE=trixie
 
-FROM rust:${RUST_VERSION}-${DEBIAN_RELEASE} AS build
-WORKDIR /src
-COPY Cargo.toml Cargo.lock ./
-COPY src ./src
-COPY toolchain.lock README.md DEPENDENCIES.md LICENSE ./
-RUN cargo build --release --locked --bins \
- && install -m 0755 target/release/op target/release/octopipeline /usr/local/bin/
-
-FROM debian:${DEBIAN_RELEASE}-slim AS runtime
+FROM --platform=$BUILDPLATFORM rust:${RUST_VERSION}-bookworm AS build
 ARG TARGETARCH
-# ca-certificates: TLS for op and the tools; git: tags and build metadata; docker.io: the docker
-# CLI that pack and `op run` use against a mounted /var/run/docker.sock (the daemon is not started).
+ARG BUILDARCH
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+WORKDIR /src
+# The Rust target for TARGETARCH, and a cross C compiler when it differs from the builder's
+# architecture (ring compiles C and assembly).
+# hadolint ignore=DL3008
+RUN case "$TARGETARCH" in \
+      amd64) triple=x86_64-unknown-linux-gnu; cc=x86_64-linux-gnu-gcc; \
+             cross="gcc-x86-64-linux-gnu libc6-dev-amd64-cross" ;; \
+      arm64) triple=aarch64-unknown-linux-gnu; cc=aarch64-linux-gnu-gcc; \
+             cross="gcc-aarch64-linux-gnu libc6-dev-arm64-cross" ;; \
+      *) echo "unsupported TARGETARCH: $TARGETARCH (linux/amd64 and linux/arm64 are built)" >&2; exit 1 ;; \
+    esac \
+ && rustup target add "$triple" \
+ && echo "triple=$triple" > /tmp/target.env \
+ && if [ "$TARGETARCH" != "$BUILDARCH" ]; then \
+      apt-get update \
+      && read -ra packages <<< "$cross" \
+      && apt-get install -y --no-install-recommends "${packages[@]}" \
+      && rm -rf /var/lib/apt/lists/* \
+      && env_triple=${triple//-/_} \
+      && { echo "export CC_${env_triple}=$cc"; \
+           echo "export CARGO_TARGET_${env_triple^^}_LINKER=$cc"; } >> /tmp/target.env; \
+    fi
+COPY Cargo.toml Cargo.lock toolchain.lock ./
+COPY src ./src
+# target.env (written above) sets $triple and, when cross-compiling, the C compiler and linker.
+# hadolint ignore=SC2154
+RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
+    source /tmp/target.env \
+ && cargo build --release --locked --bins --target "$triple" \
+ && mkdir -p /out \
+ && cp "target/$triple/release/op" "target/$triple/release/octopipeline" /out/
+
+FROM debian:${RUNTIME_RELEASE}-slim AS runtime
+ARG TARGETARCH
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+LABEL org.opencontainers.image.title="octopipeline" \
+      org.opencontainers.image.description="op: pinned, verified skaffold, pack, flux, kubectl and crane, and the pipeline commands that drive them" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.source="https://github.com/octopilot/octopipeline"
+# ca-certificates: TLS for op and the tools. git: skaffold's tags and `git describe`.
+# docker-cli: the docker client (no daemon) that `op run`, `op start-registry` and Dockerfile
+# artifacts use through a mounted /var/run/docker.sock; pack talks to that socket directly.
 # Versions are not pinned: Debian's security updates replace them, and a rebuild should get them.
 # hadolint ignore=DL3008
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates git docker.io \
+ && apt-get install -y --no-install-recommends ca-certificates git docker-cli \
  && rm -rf /var/lib/apt/lists/*
-COPY --from=build /usr/local/bin/op /usr/local/bin/octopipeline /usr/local/bin/
-# op embeds the toolchain.lock it was built from, so the tools installed here are exactly the
-# ones that lock pins. They live in a shared, read-only cache that every user of the image sees.
+COPY --from=build /out/op /out/octopipeline /usr/local/bin/
+COPY toolchain.lock /opt/op/toolchain.lock
+COPY README.md LICENSE /usr/share/doc/octopipeline/
+# The tools live in a shared cache that every user of the image reads and none writes.
 ENV OP_CACHE_DIR=/opt/op/cache \
     OP_NO_PROGRESS=1
-RUN op toolchain install --platform "linux-${TARGETARCH}" \
+# 1. Install and verify every tool the lock pins for this image's architecture.
+# 2. Verify again with the lock built into op (no --lock): proves the two are the same pins, so
+#    `op` in a repository without its own toolchain.lock finds everything already installed.
+# 3. Link each pinned tool into /usr/local/bin: `op toolchain env --github` writes one tool
+#    directory per line to $GITHUB_PATH, whatever tools the lock names.
+RUN op --lock /opt/op/toolchain.lock toolchain install --platform "linux-${TARGETARCH}" \
+ && op --lock /opt/op/toolchain.lock toolchain verify \
  && op toolchain verify \
- && for tool in skaffold pack flux kubectl crane; do \
-      ln -s "$(op toolchain which "$tool")" "/usr/local/bin/$tool"; \
-    done \
- && chmod -R a+rX /opt/op
-# Non-root by default. To use a mounted docker socket, add the socket's group:
-#   docker run --group-add "$(stat -c %g /var/run/docker.sock)" -v /var/run/docker.sock:/var/run/docker.sock ...
+ && GITHUB_PATH=/tmp/op-tool-dirs op --lock /opt/op/toolchain.lock toolchain env --github \
+ && while read -r dir; do ln -s "$dir"/* /usr/local/bin/; done < /tmp/op-tool-dirs \
+ && rm /tmp/op-tool-dirs \
+ && chmod -R a+rX /opt/op \
+ && op toolchain list
+# Not root. Commands that talk to Docker (op run, op build-push, op start-registry, pack) need the
+# host's socket and its group, for example on Linux:
+#   docker run --rm -v /var/run/docker.sock:/var/run/docker.sock \
+#     --group-add "$(stat -c %g /var/run/docker.sock)" -v "$PWD:/workspace" IMAGE build-push
+# Where the socket's group is not known (Docker Desktop), run as root with --user 0.
 RUN useradd --create-home --uid 10001 --user-group op
 USER 10001:10001
 WORKDIR /workspace

@@ -89,16 +89,29 @@ GOOGLE_GKE_IMAGE_PROD_REPOSITORY (prod), else PROMOTE_SOURCE_REPOSITORY / PROMOT
         after_help = "\
 Examples:
   op watch-deployment --component api --environment dev
-  op watch-deployment --component api --environment prod --namespace apps --poll-timeout 15m --interval 5s"
+  op watch-deployment --component api --environment prod --namespace apps --poll-timeout 15m --interval 5s
+Runs `flux reconcile helmrelease C -n NS` and `kubectl -n NS get deployment C -o
+jsonpath={.spec.template.spec.containers[0].image}` every --interval until the image has the built
+tag (and digest, when pinned), then `kubectl -n NS rollout status deployment/C --timeout T`.
+The image is build_result.json's --image-name entry, else the one named like the component, else
+the first. The environment's registry: GOOGLE_GKE_IMAGE_REPOSITORY (dev),
+GOOGLE_GKE_IMAGE_PP_REPOSITORY (pp), GOOGLE_GKE_IMAGE_PROD_REPOSITORY (prod), else
+WATCH_DESTINATION_REPOSITORY."
     )]
     WatchDeployment(WatchArgs),
 
     /// Run a built image locally with docker (ports, env and volumes from .run.yaml)
-    #[command(after_help = "\
+    #[command(
+        arg_required_else_help = true,
+        after_help = "\
 Examples:
-  op run context list
-  op run services/api
-  op run web --dry-run")]
+  op run context list          each artifact's context and inferred container port
+  op run services/api          docker run the image of the artifact with context services/api
+  op run web --dry-run         print the docker command line instead
+The image is the artifact's entry in ./build_result.json, else <default repo>/<image>:<.run.yaml tag
+or latest>. The container port comes from Procfile, project.toml, Dockerfile (EXPOSE) or nginx.conf
+(listen), else 8080; the host port is the first free one from 8080 unless .run.yaml sets ports."
+    )]
     Run(RunArgs),
 
     /// Start the local TLS registry on localhost:5001 (docker), copy its certificate out, optionally trust it
@@ -108,7 +121,11 @@ Examples:
 Examples:
   op start-registry                          with Colima: installs the CA in the VM and restarts it
   op start-registry --no-trust-cert-colima --trust-cert
-  op start-registry --dry-run"
+  op start-registry --trust-cert --user-keychain   macOS: the login keychain, no sudo
+  op start-registry --dry-run
+Needs `127.0.0.1 registry.local` in /etc/hosts. Without a running Colima (Docker Desktop, another
+runtime), the default installs the certificate for system trust once (Linux: sudo
+update-ca-certificates; macOS: the login keychain)."
     )]
     StartRegistry(StartRegistryArgs),
 
@@ -204,12 +221,18 @@ pub enum LockCommand {
 Examples:
   op toolchain lock update flux@2.8.0
   op toolchain lock update kubectl@1.36.0 crane@0.22.0 --lock ci/toolchain.lock
+  op toolchain lock update skaffold@2.14.0 --accept-reupload   after checking why it changed
 Only checksum files and HEAD requests are made (through OP_TOOLCHAIN_MIRROR when set). On any
 error the lock and DEPENDENCIES.md stay exactly as they were.")]
     Update {
         /// TOOL@VERSION, for example flux@2.8.0
         #[arg(required = true, value_name = "TOOL@VERSION")]
         specs: Vec<String>,
+
+        /// Record a new digest for a URL the lock already pins (an asset re-uploaded upstream)
+        /// instead of refusing with exit 3
+        #[arg(long)]
+        accept_reupload: bool,
     },
 
     /// Check that every tool and platform is pinned and consistent; --upstream also compares
@@ -364,7 +387,12 @@ pub struct PushArgs {
     pub no_file_output: bool,
 
     /// With --no-file-output: a regex with named groups `image` and `tag`
-    #[arg(long, value_name = "REGEX", requires = "no_file_output")]
+    #[arg(
+        long,
+        value_name = "REGEX",
+        requires = "no_file_output",
+        allow_hyphen_values = true
+    )]
     pub image_pattern: Option<String>,
 
     /// Print the commands instead of running them
@@ -407,7 +435,7 @@ pub struct PromoteArgs {
 
     /// Environment to copy to
     #[arg(long, value_enum)]
-    pub destination: crate::pipeline::config::Environment,
+    pub destination: crate::pipeline::config::PromoteDestination,
 
     /// Promote only this image (imageName in build_result.json) [default: every image]
     #[arg(long, value_name = "NAME")]
@@ -464,7 +492,7 @@ pub struct WatchArgs {
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// `context list`, or the context (directory) of a skaffold.yaml artifact
-    #[arg(required = true, num_args = 1..=2, value_name = "CONTEXT")]
+    #[arg(required = true, value_name = "CONTEXT")]
     pub args: Vec<String>,
 
     /// skaffold.yaml to read the artifacts from

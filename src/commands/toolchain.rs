@@ -16,7 +16,7 @@ use crate::error::{Code, OpError, bail_code};
 use crate::settings;
 use crate::toolchain::cache::{Cache, Entry};
 use crate::toolchain::install::{self, Outcome};
-use crate::toolchain::{Toolchain, exec, mirror, refresh, unpack};
+use crate::toolchain::{Toolchain, audit, exec, mirror, refresh, unpack};
 
 pub fn run(toolchain: &Toolchain, command: ToolchainCommand) -> Result<()> {
     match command {
@@ -27,13 +27,17 @@ pub fn run(toolchain: &Toolchain, command: ToolchainCommand) -> Result<()> {
         ToolchainCommand::Env(args) => env(toolchain, args),
         ToolchainCommand::Verify => verify(toolchain),
         ToolchainCommand::Prune { dry_run } => prune(toolchain, dry_run),
-        ToolchainCommand::Lock(LockCommand::Update { specs }) => refresh::update(
+        ToolchainCommand::Lock(LockCommand::Update {
+            specs,
+            accept_reupload,
+        }) => refresh::update(
             &toolchain.lock,
             &specs,
+            accept_reupload,
             &toolchain.settings,
             &toolchain.output,
         ),
-        ToolchainCommand::Lock(LockCommand::Check { upstream }) => refresh::check(
+        ToolchainCommand::Lock(LockCommand::Check { upstream }) => audit::check(
             &toolchain.lock,
             upstream,
             &toolchain.settings,
@@ -377,10 +381,10 @@ fn prune(toolchain: &Toolchain, dry_run: bool) -> Result<()> {
                 .map(|name| name.to_string_lossy().into_owned())
                 .unwrap_or_default();
             let bytes = dir_size(&path);
+            // stdout carries bare paths (one per line, scriptable); the verb is in the
+            // summary on stderr.
             if dry_run {
-                toolchain
-                    .output
-                    .data(&format!("would remove {}", path.display()));
+                toolchain.output.data(&path.display().to_string());
             } else {
                 // Hold the artifact's lock so that no install of it is in flight.
                 let Ok(_lock) = cache.lock(&key, std::time::Duration::ZERO, &|_| {}) else {
@@ -391,9 +395,7 @@ fn prune(toolchain: &Toolchain, dry_run: bool) -> Result<()> {
                     continue;
                 };
                 install::remove_any(&path)?;
-                toolchain
-                    .output
-                    .data(&format!("removed {}", path.display()));
+                toolchain.output.data(&path.display().to_string());
             }
             removed += 1;
             freed += bytes;

@@ -2,13 +2,23 @@
 //! is its legacy name); entries are strings or `{url, name}`; `${VAR}`, `$VAR`, `${VAR:-default}`
 //! (default when VAR is unset or empty) and `$$` are expanded from the environment.
 
+use std::fmt;
 use std::path::Path;
 
 use anyhow::Result;
-use serde_json::Value;
+use serde::Deserialize;
+use serde::de::{self, MapAccess, Visitor};
 
-use crate::error::OpError;
 use crate::formats::yaml;
+
+pub const FILE_NAME: &str = ".registry";
+
+const HINT: &str = "a .registry looks like:
+  local: localhost:5001
+  ci:
+    - ghcr.io/acme
+    - url: ${GAR_REPOSITORY}
+      name: gar";
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Registry {
@@ -26,97 +36,75 @@ pub enum Destination {
     Auto,
 }
 
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    local: Option<Entry>,
+    ci: Option<Vec<Entry>>,
+    destinations: Option<Vec<Entry>>,
+}
+
+/// One registry as written: a string, or a mapping `{url, name}`.
+struct Entry(String);
+
+impl<'de> Deserialize<'de> for Entry {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct EntryVisitor;
+        impl<'de> Visitor<'de> for EntryVisitor {
+            type Value = Entry;
+            fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+                formatter.write_str("a registry: a string, or {url, name}")
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<Entry, E> {
+                Ok(Entry(text.to_string()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entry, A::Error> {
+                let mut url = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "url" => url = Some(map.next_value::<String>()?),
+                        "name" => {
+                            map.next_value::<Option<String>>()?;
+                        }
+                        other => return Err(de::Error::unknown_field(other, &["url", "name"])),
+                    }
+                }
+                url.map(Entry)
+                    .ok_or_else(|| de::Error::missing_field("url"))
+            }
+        }
+        deserializer.deserialize_any(EntryVisitor)
+    }
+}
+
 impl Registry {
-    /// Reads `path`; a missing or empty file is an empty registry.
+    /// Reads `path`; a missing or empty file is an empty registry. `env` supplies interpolation.
     pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Registry> {
-        match yaml::load(path)? {
+        match yaml::read(path)? {
             None => Ok(Registry::default()),
-            Some(value) => Registry::from_value(&value, path, env),
+            Some(text) => Registry::parse(&text, path, env),
         }
     }
 
-    pub fn from_value(
-        value: &Value,
+    /// Parses the text of a `.registry`; `path` is for messages.
+    pub fn parse(
+        text: &str,
         path: &Path,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Registry> {
-        let fail = |message: String| -> anyhow::Error {
-            OpError::config(format!("{}: {message}", path.display()))
-                .with_hint("a .registry looks like:\n  local: localhost:5001\n  ci:\n    - ghcr.io/acme\n    - url: ${GAR_REPOSITORY}\n      name: gar")
-                .into()
+        let raw: RawFile = yaml::from_str(text, path, HINT)?;
+        // Trimmed and trailing `/` dropped before interpolation: a `/` from a variable survives.
+        let normalise = |Entry(text): Entry| interpolate(text.trim().trim_end_matches('/'), env);
+        let local = raw.local.map(normalise).filter(|text| !text.is_empty());
+        let list = match raw.ci {
+            Some(ci) if !ci.is_empty() => ci,
+            _ => raw.destinations.unwrap_or_default(),
         };
-        let map = match value {
-            Value::Null => return Ok(Registry::default()),
-            Value::Object(map) => map,
-            other => {
-                return Err(fail(format!(
-                    "expected a mapping with `local` and `ci`, got {}",
-                    yaml::kind(other)
-                )));
-            }
-        };
-        for key in map.keys() {
-            if !["local", "ci", "destinations"].contains(&key.as_str()) {
-                return Err(fail(format!(
-                    "unknown key `{key}`; expected `local`, `ci` (or legacy `destinations`)"
-                )));
-            }
-        }
-        let entry = |value: &Value, place: &str| -> Result<String> {
-            let raw = match value {
-                Value::String(text) => text.clone(),
-                Value::Object(fields) => match fields.get("url") {
-                    Some(Value::String(url)) => url.clone(),
-                    _ => {
-                        return Err(fail(format!(
-                            "{place}: a mapping entry needs a string `url`"
-                        )));
-                    }
-                },
-                other => {
-                    return Err(fail(format!(
-                        "{place}: expected a registry string or {{url, name}}, got {}",
-                        yaml::kind(other)
-                    )));
-                }
-            };
-            let trimmed = raw.trim().trim_end_matches('/');
-            Ok(interpolate(trimmed, env))
-        };
-        let local = match map.get("local") {
-            None | Some(Value::Null) => None,
-            Some(value) => Some(entry(value, "`local`")?).filter(|text| !text.is_empty()),
-        };
-        let list = match map.get("ci") {
-            Some(Value::Array(items)) if !items.is_empty() => Some(items),
-            Some(Value::Array(_)) | Some(Value::Null) | None => None,
-            Some(other) => {
-                return Err(fail(format!(
-                    "`ci` must be a list, got {}",
-                    yaml::kind(other)
-                )));
-            }
-        };
-        let list = match list {
-            Some(items) => items.clone(),
-            None => match map.get("destinations") {
-                Some(Value::Array(items)) => items.clone(),
-                None | Some(Value::Null) => Vec::new(),
-                Some(other) => {
-                    return Err(fail(format!(
-                        "`destinations` must be a list, got {}",
-                        yaml::kind(other)
-                    )));
-                }
-            },
-        };
-        let mut ci = Vec::new();
-        for (index, item) in list.iter().enumerate() {
-            let text = entry(item, &format!("`ci` entry {}", index + 1))?;
-            if !text.is_empty() {
-                ci.push(text);
-            }
-        }
+        let ci = list
+            .into_iter()
+            .map(normalise)
+            .filter(|text| !text.is_empty())
+            .collect();
         Ok(Registry { local, ci })
     }
 
@@ -224,6 +212,13 @@ mod tests {
             ("${A:x}", "${A:x}"),
             ("${U:-${A}}", "${A}"),
             ("r.io/${A}/img", "r.io/alpha/img"),
+            ("${A-d}", ""),
+            ("${A }", ""),
+            ("$-", "$-"),
+            ("${EMPTY}x", "x"),
+            ("${EMPTY:-}", ""),
+            ("$A$A", "alphaalpha"),
+            ("${A}${U:-b}$$", "alphab$"),
         ];
         for (input, expected) in cases {
             assert_eq!(interpolate(input, &env), expected, "{input}");
@@ -231,46 +226,99 @@ mod tests {
     }
 
     fn load(text: &str) -> Result<Registry> {
-        let path = Path::new(".registry");
-        Registry::from_value(&yaml::parse(text, path)?, path, &env)
+        Registry::parse(text, Path::new("app/.registry"), &env)
     }
 
     #[test]
     fn entries_strings_urls_and_legacy_alias() {
-        let registry =
-            load("local: localhost:5001/\nci:\n  - ghcr.io/acme/\n  - url: ${S}\n    name: s\n")
-                .unwrap();
+        let registry = load(
+            "local: localhost:5001/\nci:\n  - ghcr.io/acme/\n  - url: ${S}\n    name: s\n  - {url: ' $A/x '}\n",
+        )
+        .unwrap();
         assert_eq!(registry.local.as_deref(), Some("localhost:5001"));
-        assert_eq!(registry.ci, ["ghcr.io/acme", "x/"]);
+        assert_eq!(registry.ci, ["ghcr.io/acme", "x/", "alpha/x"]);
         let legacy = load("destinations: [a.io, b.io]\n").unwrap();
         assert_eq!(legacy.ci, ["a.io", "b.io"]);
         assert_eq!(legacy.select(Destination::All, false), ["a.io", "b.io"]);
+        let empty_ci = load("ci: []\ndestinations: [old.io]\n").unwrap();
+        assert_eq!(
+            empty_ci.ci,
+            ["old.io"],
+            "an empty ci falls back to destinations"
+        );
+        let both = load("ci: [new.io]\ndestinations: [old.io]\n").unwrap();
+        assert_eq!(both.ci, ["new.io"]);
         assert_eq!(
             registry.select(Destination::Auto, true),
-            ["ghcr.io/acme", "x/"]
+            ["ghcr.io/acme", "x/", "alpha/x"]
         );
         assert_eq!(
             registry.select(Destination::Auto, false),
             ["localhost:5001"]
         );
-        assert_eq!(load("").unwrap(), Registry::default());
+        assert_eq!(
+            load("local: a.io\nci: [b.io, a.io, b.io]\n")
+                .unwrap()
+                .select(Destination::All, false),
+            ["a.io", "b.io"]
+        );
     }
 
     #[test]
-    fn bad_registry_files_name_the_problem() {
-        for (text, needle) in [
-            ("- a\n- b\n", "expected a mapping"),
-            ("ci: ghcr.io\n", "`ci` must be a list"),
-            ("local: 5001\n", "got a number"),
-            ("ci: [{name: x}]\n", "needs a string `url`"),
-            ("remote: x\n", "unknown key `remote`"),
-            ("local: [unclosed\n", "invalid YAML"),
+    fn empty_files_and_empty_entries() {
+        for text in [
+            "",
+            "# no registries\n",
+            "~\n",
+            "local:\nci:\n",
+            "local: ''\nci: ['', '${UNSET}']\n",
         ] {
-            let error = load(text).unwrap_err().to_string();
+            assert_eq!(load(text).unwrap(), Registry::default(), "{text:?}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(
+            Registry::load(&dir.path().join(FILE_NAME), &env).unwrap(),
+            Registry::default(),
+            "a missing .registry is empty"
+        );
+    }
+
+    #[test]
+    fn bad_registry_files_name_file_line_and_expectation() {
+        for (text, needle) in [
+            ("- a\n- b\n", "line 1 column 1: expected a mapping"),
+            ("ci: ghcr.io\n", "line 1 column 5: expected a list"),
+            (
+                "destinations: {a: b}\n",
+                "line 1 column 15: expected a list",
+            ),
+            (
+                "local: 5001\n",
+                "invalid type: integer `5001`, expected a registry",
+            ),
+            (
+                "ci:\n  - a.io\n  - [b]\n",
+                "line 3 column 5: invalid type: sequence",
+            ),
+            ("ci: [{name: x}]\n", "missing field `url`"),
+            (
+                "ci:\n  - url: a\n    nmae: x\n",
+                "unknown field `nmae`, expected one of url, name",
+            ),
+            ("ci:\n  - url: [a]\n", "line 2 column 10"),
+            (
+                "remote: x\n",
+                "unknown field `remote`, expected one of local, ci, destinations",
+            ),
+            ("local: [unclosed\n", "app/.registry"),
+        ] {
+            let error = load(text).unwrap_err();
+            let message = error.to_string();
             assert!(
-                error.contains(needle) && error.contains(".registry"),
-                "{text:?}: {error}"
+                message.starts_with("app/.registry: ") && message.contains(needle),
+                "{text:?}: {message}"
             );
+            assert_eq!(crate::error::exit_code(&error), 2);
         }
     }
 }

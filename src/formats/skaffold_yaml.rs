@@ -1,141 +1,170 @@
 //! What `op` reads of `skaffold.yaml`: `build.artifacts[]` with `image`, `context`,
-//! `buildpacks.builder` and `docker.dockerfile`, from every document of the file.
+//! `buildpacks.builder` and `docker.dockerfile`, from every document of the file. The rest of
+//! skaffold's schema (profiles included) is skaffold's to interpret: `op` passes `--profile` on.
 
 use std::path::Path;
 
 use anyhow::Result;
-use serde_json::Value;
+use serde::Deserialize;
+use serde::de::IgnoredAny;
 
 use crate::error::OpError;
 use crate::formats::yaml;
+
+pub const FILE_NAME: &str = "skaffold.yaml";
+
+const HINT: &str = "expected skaffold's schema, e.g.
+  apiVersion: skaffold/v4beta11
+  kind: Config
+  build:
+    artifacts:
+      - image: api
+        context: services/api
+        buildpacks:
+          builder: paketobuildpacks/builder-jammy-base
+      - image: web
+        docker:
+          dockerfile: Dockerfile";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Artifact {
     pub image: String,
     /// Relative to the directory of skaffold.yaml; "." when absent.
     pub context: String,
+    /// Set for buildpacks artifacts.
     pub builder: Option<String>,
-    /// Set for Dockerfile artifacts (`docker: {}` means `Dockerfile`).
+    /// Set for Dockerfile artifacts: `docker.dockerfile`, else `Dockerfile` (also for an artifact
+    /// that names no builder at all, which skaffold builds with docker).
     pub dockerfile: Option<String>,
+    /// Another builder skaffold knows (`jib`, `ko`, `bazel`, `kaniko`, `custom`).
+    pub other_builder: Option<&'static str>,
 }
 
+/// The top level of one document: skaffold's keys, so that a typo is caught here too.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Document {
+    #[serde(rename = "apiVersion")]
+    _api_version: Option<IgnoredAny>,
+    #[serde(rename = "kind")]
+    _kind: Option<IgnoredAny>,
+    #[serde(rename = "metadata")]
+    _metadata: Option<IgnoredAny>,
+    #[serde(rename = "requires")]
+    _requires: Option<IgnoredAny>,
+    build: Option<Build>,
+    #[serde(rename = "test")]
+    _test: Option<IgnoredAny>,
+    #[serde(rename = "render")]
+    _render: Option<IgnoredAny>,
+    #[serde(rename = "manifests")]
+    _manifests: Option<IgnoredAny>,
+    #[serde(rename = "deploy")]
+    _deploy: Option<IgnoredAny>,
+    #[serde(rename = "portForward")]
+    _port_forward: Option<IgnoredAny>,
+    #[serde(rename = "resourceSelector")]
+    _resource_selector: Option<IgnoredAny>,
+    #[serde(rename = "verify")]
+    _verify: Option<IgnoredAny>,
+    #[serde(rename = "customActions")]
+    _custom_actions: Option<IgnoredAny>,
+    #[serde(rename = "profiles")]
+    _profiles: Option<Vec<IgnoredAny>>,
+}
+
+/// `build`: only `artifacts` matters here; skaffold owns the other keys.
+#[derive(Deserialize)]
+struct Build {
+    artifacts: Option<Vec<RawArtifact>>,
+}
+
+#[derive(Deserialize)]
+struct RawArtifact {
+    image: String,
+    context: Option<String>,
+    buildpacks: Option<Buildpacks>,
+    docker: Option<Docker>,
+    jib: Option<IgnoredAny>,
+    ko: Option<IgnoredAny>,
+    bazel: Option<IgnoredAny>,
+    kaniko: Option<IgnoredAny>,
+    custom: Option<IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+struct Buildpacks {
+    builder: String,
+}
+
+#[derive(Deserialize)]
+struct Docker {
+    dockerfile: Option<String>,
+}
+
+/// Reads the artifacts of `path`; a missing file is exit 2.
 pub fn load(path: &Path) -> Result<Vec<Artifact>> {
-    let text = std::fs::read_to_string(path).map_err(|error| {
-        OpError::config(format!("cannot read {}: {error}", path.display())).with_hint(
-            "run op in the app repository (where skaffold.yaml is), or pass --skaffold-file",
-        )
-    })?;
+    let Some(text) = yaml::read(path)? else {
+        return Err(OpError::config(format!("{} not found", path.display()))
+            .with_hint(
+                "run op in the app repository (where skaffold.yaml is), or pass --skaffold-file",
+            )
+            .into());
+    };
     parse(&text, path)
 }
 
+/// The artifacts of every document, in file order; `path` is for messages.
 pub fn parse(text: &str, path: &Path) -> Result<Vec<Artifact>> {
-    let fail = |message: String| -> anyhow::Error {
-        OpError::config(format!("{}: {message}", path.display())).into()
-    };
+    let documents: Vec<Document> = yaml::from_multiple(text, path, HINT)?;
     let mut artifacts = Vec::new();
-    for (number, document) in yaml::parse_all(text, path)?.iter().enumerate() {
-        let place = |field: &str| format!("document {}: {field}", number + 1);
-        let build = match document {
-            Value::Object(map) => map.get("build"),
-            Value::Null => None,
-            other => {
-                return Err(fail(format!(
-                    "{}: expected a mapping, got {}",
-                    place("top level"),
-                    yaml::kind(other)
-                )));
+    for (number, document) in documents.into_iter().enumerate() {
+        let items = document
+            .build
+            .and_then(|build| build.artifacts)
+            .unwrap_or_default();
+        for (index, raw) in items.into_iter().enumerate() {
+            let place = format!("document {} build.artifacts[{index}]", number + 1);
+            let fail = |message: String| -> anyhow::Error {
+                OpError::config(format!("{}: {place}.{message}", path.display()))
+                    .with_hint(HINT)
+                    .into()
+            };
+            if raw.image.trim().is_empty() {
+                return Err(fail("image is empty".into()));
             }
-        };
-        let items = match build {
-            None | Some(Value::Null) => continue,
-            Some(Value::Object(build)) => match build.get("artifacts") {
-                None | Some(Value::Null) => continue,
-                Some(Value::Array(items)) => items,
-                Some(other) => {
-                    return Err(fail(format!(
-                        "{} must be a list, got {}",
-                        place("build.artifacts"),
-                        yaml::kind(other)
-                    )));
+            let other_builder = [
+                ("jib", raw.jib.is_some()),
+                ("ko", raw.ko.is_some()),
+                ("bazel", raw.bazel.is_some()),
+                ("kaniko", raw.kaniko.is_some()),
+                ("custom", raw.custom.is_some()),
+            ]
+            .into_iter()
+            .find_map(|(name, present)| present.then_some(name));
+            let builder = match raw.buildpacks {
+                Some(buildpacks) if buildpacks.builder.trim().is_empty() => {
+                    return Err(fail("buildpacks.builder is empty".into()));
                 }
-            },
-            Some(other) => {
-                return Err(fail(format!(
-                    "{} must be a mapping, got {}",
-                    place("build"),
-                    yaml::kind(other)
-                )));
-            }
-        };
-        for (index, item) in items.iter().enumerate() {
-            let field = |name: &str| place(&format!("build.artifacts[{index}].{name}"));
-            let Value::Object(item) = item else {
-                return Err(fail(format!(
-                    "{} must be a mapping",
-                    place(&format!("build.artifacts[{index}]"))
-                )));
-            };
-            let image = match item.get("image") {
-                Some(Value::String(image)) if !image.is_empty() => image.clone(),
-                _ => return Err(fail(format!("{} is required (a string)", field("image")))),
-            };
-            let context = match item.get("context") {
-                None | Some(Value::Null) => ".".to_string(),
-                Some(Value::String(context)) => context.clone(),
-                Some(other) => {
-                    return Err(fail(format!(
-                        "{} must be a string, got {}",
-                        field("context"),
-                        yaml::kind(other)
-                    )));
-                }
-            };
-            let builder = match item.get("buildpacks") {
-                None | Some(Value::Null) => None,
-                Some(Value::Object(buildpacks)) => match buildpacks.get("builder") {
-                    Some(Value::String(builder)) if !builder.is_empty() => Some(builder.clone()),
-                    _ => {
-                        return Err(fail(format!(
-                            "{} is required for a buildpacks artifact",
-                            field("buildpacks.builder")
-                        )));
-                    }
-                },
-                Some(other) => {
-                    return Err(fail(format!(
-                        "{} must be a mapping, got {}",
-                        field("buildpacks"),
-                        yaml::kind(other)
-                    )));
-                }
-            };
-            let dockerfile = match item.get("docker") {
+                Some(buildpacks) => Some(buildpacks.builder),
                 None => None,
-                Some(Value::Null) => Some("Dockerfile".to_string()),
-                Some(Value::Object(docker)) => match docker.get("dockerfile") {
-                    None | Some(Value::Null) => Some("Dockerfile".to_string()),
-                    Some(Value::String(file)) => Some(file.clone()),
-                    Some(other) => {
-                        return Err(fail(format!(
-                            "{} must be a string, got {}",
-                            field("docker.dockerfile"),
-                            yaml::kind(other)
-                        )));
-                    }
-                },
-                Some(other) => {
-                    return Err(fail(format!(
-                        "{} must be a mapping, got {}",
-                        field("docker"),
-                        yaml::kind(other)
-                    )));
+            };
+            let dockerfile = match raw.docker {
+                Some(docker) => Some(docker.dockerfile.unwrap_or_else(|| "Dockerfile".into())),
+                None if builder.is_none() && other_builder.is_none() => {
+                    Some("Dockerfile".to_string())
                 }
+                None => None,
             };
             artifacts.push(Artifact {
-                image,
-                context,
+                image: raw.image,
+                context: raw
+                    .context
+                    .filter(|context| !context.is_empty())
+                    .unwrap_or_else(|| ".".to_string()),
                 builder,
                 dockerfile,
+                other_builder,
             });
         }
     }
@@ -146,51 +175,108 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<Artifact>> {
 mod tests {
     use super::*;
 
+    fn parse_ok(text: &str) -> Vec<Artifact> {
+        parse(text, Path::new("skaffold.yaml")).unwrap()
+    }
+
     #[test]
     fn artifacts_from_every_document() {
-        let text = "apiVersion: skaffold/v4beta11\nkind: Config\nbuild:\n  artifacts:\n    - image: api\n      context: services/api\n      buildpacks:\n        builder: paketobuildpacks/builder-jammy-base\n    - image: web\n      docker: {}\nprofiles:\n  - name: push\n---\nbuild:\n  artifacts:\n    - image: worker\n      docker:\n        dockerfile: Dockerfile.worker\n";
-        let artifacts = parse(text, Path::new("skaffold.yaml")).unwrap();
-        assert_eq!(artifacts.len(), 3);
-        assert_eq!(artifacts[0].context, "services/api");
+        let text = "apiVersion: skaffold/v4beta11\nkind: Config\nmetadata: {name: app}\nbuild:\n  tagPolicy: {gitCommit: {}}\n  artifacts:\n    - image: api\n      context: services/api\n      buildpacks:\n        builder: paketobuildpacks/builder-jammy-base\n        env: [GOOGLE_RUNTIME_VERSION=3.12]\n    - image: web\n      docker: {}\n      sync: {infer: ['**/*.html']}\nprofiles:\n  - name: push\n    build: {local: {push: true}}\ndeploy: {helm: {}}\n---\n# second config\n---\nbuild:\n  artifacts:\n    - image: worker\n      docker:\n        dockerfile: Dockerfile.worker\n    - image: plain\n    - image: jvm\n      jib: {}\n";
+        let artifacts = parse_ok(text);
+        let summary: Vec<_> = artifacts
+            .iter()
+            .map(|artifact| {
+                (
+                    artifact.image.as_str(),
+                    artifact.context.as_str(),
+                    artifact.builder.as_deref(),
+                    artifact.dockerfile.as_deref(),
+                    artifact.other_builder,
+                )
+            })
+            .collect();
         assert_eq!(
-            artifacts[0].builder.as_deref(),
-            Some("paketobuildpacks/builder-jammy-base")
-        );
-        assert_eq!(
-            (
-                artifacts[1].context.as_str(),
-                artifacts[1].dockerfile.as_deref()
-            ),
-            (".", Some("Dockerfile"))
-        );
-        assert_eq!(
-            artifacts[2].dockerfile.as_deref(),
-            Some("Dockerfile.worker")
+            summary,
+            [
+                (
+                    "api",
+                    "services/api",
+                    Some("paketobuildpacks/builder-jammy-base"),
+                    None,
+                    None
+                ),
+                ("web", ".", None, Some("Dockerfile"), None),
+                ("worker", ".", None, Some("Dockerfile.worker"), None),
+                ("plain", ".", None, Some("Dockerfile"), None),
+                ("jvm", ".", None, None, Some("jib")),
+            ]
         );
     }
 
     #[test]
-    fn bad_files_name_the_field() {
+    fn files_without_artifacts() {
+        for text in [
+            "",
+            "# nothing\n",
+            "apiVersion: skaffold/v4beta11\nkind: Config\n",
+            "build:\n",
+            "build:\n  artifacts:\n",
+            "build: {artifacts: []}\n",
+        ] {
+            assert!(parse_ok(text).is_empty(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn bad_files_name_file_line_and_field() {
         for (text, needle) in [
-            ("build: [1]", "document 1: build must be a mapping"),
-            ("build:\n  artifacts: {}", "build.artifacts must be a list"),
+            ("build: [1]", "line 1 column 8: expected a mapping"),
+            (
+                "build:\n  artifacts: {}",
+                "line 2 column 14: expected a list",
+            ),
             (
                 "build:\n  artifacts:\n    - context: x",
-                "build.artifacts[0].image is required",
+                "missing field `image`",
+            ),
+            (
+                "build:\n  artifacts:\n    - image: [a]",
+                "line 3 column 14: expected a text value",
+            ),
+            (
+                "build:\n  artifacts:\n    - image: ''",
+                "document 1 build.artifacts[0].image is empty",
             ),
             (
                 "build:\n  artifacts:\n    - image: a\n      buildpacks: {}",
-                "buildpacks.builder is required",
+                "missing field `builder`",
             ),
-            ("build: {artifacts: [", "invalid YAML"),
+            (
+                "---\nkind: Config\n---\nbuild:\n  artifacts:\n    - image: a\n      buildpacks: {builder: ''}",
+                "document 2 build.artifacts[0].buildpacks.builder is empty",
+            ),
+            (
+                "build:\n  artifacts:\n    - image: a\n      docker: {dockerfile: [x]}",
+                "line 4 column 28: expected a text value",
+            ),
+            ("biuld:\n  artifacts: []\n", "unknown field `biuld`"),
+            ("build: {artifacts: [", "skaffold.yaml: line 1"),
+            ("- image: a\n", "expected a mapping"),
         ] {
-            let error = parse(text, Path::new("skaffold.yaml"))
-                .unwrap_err()
-                .to_string();
+            let error = parse(text, Path::new("skaffold.yaml")).unwrap_err();
+            let message = error.to_string();
             assert!(
-                error.contains(needle) && error.contains("skaffold.yaml"),
-                "{text:?}: {error}"
+                message.starts_with("skaffold.yaml: ") && message.contains(needle),
+                "{text:?}: {message}"
             );
+            assert_eq!(crate::error::exit_code(&error), 2);
         }
+        let missing = load(Path::new("/nonexistent/skaffold.yaml")).unwrap_err();
+        assert_eq!(crate::error::exit_code(&missing), 2);
+        assert!(
+            missing
+                .to_string()
+                .contains("/nonexistent/skaffold.yaml not found")
+        );
     }
 }

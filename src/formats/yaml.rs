@@ -1,67 +1,160 @@
-//! YAML loading shared by the formats: parse to a generic value and report errors with the file.
+//! YAML reading shared by the formats: typed deserialization (the Rust types are the schema, so
+//! a scalar read as text keeps its YAML spelling) and errors that name the file, the line and
+//! column, and what was expected (exit 2).
 
 use std::path::Path;
 
 use anyhow::Result;
-use serde_json::Value;
+use serde::de::DeserializeOwned;
 
 use crate::error::OpError;
 
-/// Reads `path` as one YAML document; a missing file is `None`, an empty one `Value::Null`.
-pub fn load(path: &Path) -> Result<Option<Value>> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+/// The text of `path`; `None` when it does not exist. Any other read error is exit 2.
+pub fn read(path: &Path) -> Result<Option<String>> {
+    match std::fs::read(path) {
+        Ok(bytes) => String::from_utf8(bytes)
+            .map(Some)
+            .map_err(|_| OpError::config(format!("{}: not UTF-8 text", path.display())).into()),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(error) => {
-            return Err(OpError::config(format!("cannot read {}: {error}", path.display())).into());
+            Err(OpError::config(format!("cannot read {}: {error}", path.display())).into())
         }
-    };
-    parse(&text, path).map(Some)
-}
-
-pub fn parse(text: &str, path: &Path) -> Result<Value> {
-    if text.trim().is_empty() {
-        return Ok(Value::Null);
-    }
-    serde_saphyr::from_str::<Value>(text).map_err(|error| invalid(path, &error.to_string()))
-}
-
-/// Every document of a multi-document file.
-pub fn parse_all(text: &str, path: &Path) -> Result<Vec<Value>> {
-    if text.trim().is_empty() {
-        return Ok(Vec::new());
-    }
-    serde_saphyr::from_multiple::<Value>(text).map_err(|error| invalid(path, &error.to_string()))
-}
-
-fn invalid(path: &Path, error: &str) -> anyhow::Error {
-    OpError::config(format!(
-        "{}: invalid YAML: {}",
-        path.display(),
-        error.trim_end()
-    ))
-    .into()
-}
-
-/// A scalar as text the way the file spells it (`true`, `8080`); null is empty.
-pub fn scalar_text(value: &Value) -> Option<String> {
-    match value {
-        Value::String(text) => Some(text.clone()),
-        Value::Number(number) => Some(number.to_string()),
-        Value::Bool(flag) => Some(flag.to_string()),
-        Value::Null => Some(String::new()),
-        _ => None,
     }
 }
 
-/// The type name of a value, for messages.
-pub fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "a mapping",
+/// One YAML document as `T`; an empty file, a file of comments or `~` is `T::default()`.
+pub fn from_str<T: DeserializeOwned + Default>(text: &str, path: &Path, hint: &str) -> Result<T> {
+    serde_saphyr::from_str::<Option<T>>(text)
+        .map(Option::unwrap_or_default)
+        .map_err(|error| invalid(path, &error, hint))
+}
+
+/// Every document of a multi-document file (`---` separated); empty documents are skipped.
+pub fn from_multiple<T: DeserializeOwned>(text: &str, path: &Path, hint: &str) -> Result<Vec<T>> {
+    serde_saphyr::from_multiple::<Option<T>>(text)
+        .map(|documents| documents.into_iter().flatten().collect())
+        .map_err(|error| invalid(path, &error, hint))
+}
+
+/// A mapping read in file order: `(key, value)` pairs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ordered<T>(pub Vec<(String, T)>);
+
+impl<T> Default for Ordered<T> {
+    fn default() -> Self {
+        Ordered(Vec::new())
+    }
+}
+
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Ordered<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Pairs<T>(std::marker::PhantomData<T>);
+        impl<'de, T: serde::Deserialize<'de>> serde::de::Visitor<'de> for Pairs<T> {
+            type Value = Ordered<T>;
+            fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+                formatter.write_str("a mapping")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut pairs = Vec::new();
+                while let Some((key, value)) = map.next_entry::<String, T>()? {
+                    pairs.push((key, value));
+                }
+                Ok(Ordered(pairs))
+            }
+        }
+        deserializer.deserialize_map(Pairs(std::marker::PhantomData))
+    }
+}
+
+/// `path: line L column C: message`, the source snippet under it, and `hint`.
+fn invalid(path: &Path, error: &serde_saphyr::Error, hint: &str) -> anyhow::Error {
+    let name = path.display().to_string();
+    let rendered = error.render_with_options(serde_saphyr::render_options! {
+        source_name: Some(name.as_str()),
+    });
+    let text = rendered.strip_prefix("error: ").unwrap_or(&rendered);
+    let mut error = OpError::config(format!("{name}: {}", plain_words(text.trim_end())));
+    if !hint.is_empty() {
+        error = error.with_hint(hint.to_string());
+    }
+    error.into()
+}
+
+/// The parser's words for YAML node kinds, in the words people use for them.
+fn plain_words(text: &str) -> String {
+    text.replace("expected sequence start", "expected a list")
+        .replace("expected mapping start", "expected a mapping")
+        .replace("expected string scalar", "expected a text value")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Default, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Sample {
+        name: Option<String>,
+        items: Option<Vec<String>>,
+    }
+
+    #[test]
+    fn empty_and_null_documents_are_defaults() {
+        for text in ["", "# only a comment\n", "~\n", "null\n"] {
+            let sample: Sample = from_str(text, Path::new("s.yaml"), "").unwrap();
+            assert!(sample.name.is_none() && sample.items.is_none(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn scalars_keep_their_spelling_as_text() {
+        let sample: Sample = from_str(
+            "items: [1.50, 0x10, True, on, '08', 3000:30]\n",
+            Path::new("s"),
+            "",
+        )
+        .unwrap();
+        assert_eq!(
+            sample.items.unwrap(),
+            ["1.50", "0x10", "True", "on", "08", "3000:30"]
+        );
+    }
+
+    #[test]
+    fn errors_name_file_line_and_expectation() {
+        let path = Path::new("dir/s.yaml");
+        for (text, needle) in [
+            ("name: x\nitems: 5\n", "line 2 column 8: expected a list"),
+            ("name: [x]\n", "line 1 column 7: expected a text value"),
+            (
+                "name: x\nnmae: y\n",
+                "unknown field `nmae`, expected one of name, items",
+            ),
+            ("- a\n", "line 1 column 1: expected a mapping"),
+            ("name: 'x\n", "unclosed quote"),
+            ("name: a\nname: b\n", "duplicate mapping key"),
+        ] {
+            let error = from_str::<Sample>(text, path, "see the README").unwrap_err();
+            let message = error.to_string();
+            assert!(message.starts_with("dir/s.yaml: "), "{message}");
+            assert!(message.contains(needle), "{text:?}: {message}");
+            assert_eq!(crate::error::exit_code(&error), 2);
+            assert_eq!(crate::error::hint(&error), Some("see the README"));
+        }
+    }
+
+    #[test]
+    fn documents_of_a_stream() {
+        let documents: Vec<Sample> = from_multiple(
+            "name: a\n---\n# nothing\n---\nname: b\n",
+            Path::new("m"),
+            "",
+        )
+        .unwrap();
+        let names: Vec<_> = documents.iter().map(|d| d.name.clone().unwrap()).collect();
+        assert_eq!(names, ["a", "b"]);
     }
 }

@@ -34,16 +34,34 @@ impl Environment {
     }
 }
 
+/// Where an image may be promoted to (`dev` is where builds start, never a destination).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum PromoteDestination {
+    Pp,
+    Prod,
+}
+
+impl PromoteDestination {
+    pub fn environment(self) -> Environment {
+        match self {
+            PromoteDestination::Pp => Environment::Pp,
+            PromoteDestination::Prod => Environment::Prod,
+        }
+    }
+}
+
 /// Environment variables with the properties file behind them.
 #[derive(Clone, Debug, Default)]
 pub struct Config {
     pub file: Option<PathBuf>,
     properties: BTreeMap<String, String>,
+    /// Lines of the properties file that were ignored (no `=`), for a warning.
+    pub ignored_lines: Vec<usize>,
 }
 
 impl Config {
-    /// Loads `--config FILE` (or `OCTOPILOT_PIPELINE_PROPERTIES`); a named file that is missing is
-    /// exit 2 before anything runs.
+    /// Loads `--config FILE` (or `OCTOPILOT_PIPELINE_PROPERTIES`; empty counts as unset); a
+    /// named file that is missing is exit 2 before anything runs.
     pub fn load(flag: Option<&Path>) -> Result<Config> {
         let Some(path) = flag
             .map(Path::to_path_buf)
@@ -51,18 +69,11 @@ impl Config {
         else {
             return Ok(Config::default());
         };
-        let text = std::fs::read_to_string(&path).map_err(|error| {
-            OpError::config(format!(
-                "properties file {} cannot be read: {error}",
-                path.display()
-            ))
-            .with_hint(format!(
-                "pass an existing file with --config or {PROPERTIES_ENV}"
-            ))
-        })?;
+        let properties = properties::load(&path)?;
         Ok(Config {
             file: Some(path),
-            properties: properties::parse(&text),
+            properties: properties.values,
+            ignored_lines: properties.ignored_lines,
         })
     }
 
@@ -138,22 +149,43 @@ pub fn clean_repo(repo: &str) -> String {
     repo.trim().trim_end_matches('/').to_string()
 }
 
-/// `repo/name:tag` for a reference: a bare `name:tag` gets `repo` prefixed; a fully qualified one
-/// (its first component has a `.` or `:`, or is `localhost`) has that registry part replaced by
-/// `repo` when `source` names it, and is otherwise placed under `repo` by its last component.
+/// Where a copy of `reference` goes in `repo` (`repo/path/name:tag`): a bare `name:tag` gets
+/// `repo` prefixed; a fully qualified one (its first component has a `.` or `:`, or is
+/// `localhost`) has its registry part replaced by `repo` when `source` names it, and is otherwise
+/// placed under `repo` by its last component. A digest is dropped when there is a tag, so the copy
+/// is tagged (`crane copy` to `r/app:1@sha256:…` would push by digest alone).
 pub fn retarget(reference: &str, source: Option<&str>, repo: &str) -> String {
+    let reference = match reference.split_once('@') {
+        Some((named, _)) if has_tag(named) => named,
+        _ => reference,
+    };
     if let Some(source) = source.map(clean_repo).filter(|source| !source.is_empty())
         && let Some(rest) = reference.strip_prefix(&format!("{source}/"))
     {
         return format!("{repo}/{rest}");
     }
-    match reference.split_once('/') {
-        Some((first, _)) if first.contains('.') || first.contains(':') || first == "localhost" => {
-            let last = reference.rsplit('/').next().unwrap_or(reference);
-            format!("{repo}/{last}")
-        }
-        _ => format!("{repo}/{reference}"),
+    if is_qualified(reference) {
+        let last = reference.rsplit('/').next().unwrap_or(reference);
+        format!("{repo}/{last}")
+    } else {
+        format!("{repo}/{reference}")
     }
+}
+
+/// Whether the last path component of a reference (digest removed) has a `:tag`.
+fn has_tag(reference: &str) -> bool {
+    reference
+        .rsplit('/')
+        .next()
+        .is_some_and(|last| last.contains(':'))
+}
+
+/// Whether a reference names its registry (`r.io/app:1`, `localhost:5001/app`), as docker
+/// decides it: the first component has a `.` or `:`, or is `localhost`.
+pub fn is_qualified(reference: &str) -> bool {
+    reference.split_once('/').is_some_and(|(first, _)| {
+        first.contains('.') || first.contains(':') || first == "localhost"
+    })
 }
 
 #[cfg(test)]
@@ -173,27 +205,56 @@ mod tests {
         );
         assert_eq!(
             retarget("other.io/x/app:1@sha256:ab", Some("dev.io/d"), "pp.io/p"),
-            "pp.io/p/app:1@sha256:ab"
+            "pp.io/p/app:1"
         );
         assert_eq!(
             retarget("localhost:5001/app:1", None, "ghcr.io/acme"),
             "ghcr.io/acme/app:1"
         );
+        assert_eq!(
+            retarget("team/app:1", Some("dev.io/d"), "pp.io/p"),
+            "pp.io/p/team/app:1"
+        );
+        assert_eq!(
+            retarget("dev.io/d/app@sha256:ab", Some("dev.io/d"), "pp.io/p"),
+            "pp.io/p/app@sha256:ab",
+            "a digest without a tag is all there is to copy by"
+        );
+        assert_eq!(
+            retarget(
+                "localhost:5001/app:1@sha256:ab",
+                Some("localhost:5001"),
+                "r.io"
+            ),
+            "r.io/app:1"
+        );
+        assert!(is_qualified("localhost/app") && is_qualified("r.io/app"));
+        assert!(!is_qualified("team/app:1") && !is_qualified("app:1"));
     }
 
     #[test]
     fn properties_are_behind_the_environment() {
         let config = Config {
-            file: None,
-            properties: BTreeMap::from([(
-                "OP_TEST_CONFIG_ONLY_IN_FILE".to_string(),
-                "file".to_string(),
-            )]),
+            properties: BTreeMap::from([
+                (
+                    "OP_TEST_CONFIG_ONLY_IN_FILE".to_string(),
+                    "file".to_string(),
+                ),
+                ("OP_TEST_CONFIG_EMPTY_IN_FILE".to_string(), String::new()),
+            ]),
+            ..Config::default()
         };
         assert_eq!(
             config.get("OP_TEST_CONFIG_ONLY_IN_FILE").as_deref(),
             Some("file")
         );
         assert_eq!(config.get("OP_TEST_CONFIG_NOWHERE"), None);
+        assert_eq!(config.get("OP_TEST_CONFIG_EMPTY_IN_FILE"), None);
+        // PATH is always set and non-empty: the environment wins over the file.
+        let shadowed = Config {
+            properties: BTreeMap::from([("PATH".to_string(), "from-file".to_string())]),
+            ..Config::default()
+        };
+        assert_ne!(shadowed.get("PATH").as_deref(), Some("from-file"));
     }
 }

@@ -2,6 +2,7 @@
 //! start-registry) on top of the pinned toolchain.
 
 pub mod build;
+pub mod build_push;
 pub mod config;
 pub mod ports;
 pub mod promote;
@@ -65,6 +66,14 @@ where
 /// Runs one pipeline command.
 pub fn run(toolchain: &Toolchain, config_file: Option<&Path>, command: Command) -> Result<()> {
     let config = Config::load(config_file)?;
+    if let Some(file) = &config.file {
+        for line in &config.ignored_lines {
+            let place = format!("{}:{line}", file.display());
+            toolchain
+                .output
+                .warn(&format!("{place}: no `=` on this line; ignored"));
+        }
+    }
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let dry_run = match &command {
         Command::Build(args) => args.dry_run,
@@ -84,7 +93,7 @@ pub fn run(toolchain: &Toolchain, config_file: Option<&Path>, command: Command) 
     match command {
         Command::Build(args) => build::build(&context, &args),
         Command::Push(args) => push::push(&context, &args),
-        Command::BuildPush(args) => build::build_push(&context, &args),
+        Command::BuildPush(args) => build_push::build_push(&context, &args),
         Command::PromoteImage(args) => promote::promote(&context, &args),
         Command::WatchDeployment(args) => watch::watch(&context, &args),
         Command::Run(args) => run::run(&context, &args),

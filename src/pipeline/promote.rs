@@ -1,11 +1,12 @@
-//! `op promote-image`: crane copy of the built images from one environment's registry to another's.
+//! `op promote-image`: `crane copy` of the built images (all of them, or `--image-name`) from
+//! one environment's registry to another's; a reference is never double-prefixed.
 
 use anyhow::Result;
 
 use crate::cli::PromoteArgs;
 use crate::error::{Code, OpError};
 use crate::formats::build_result::{self, Build};
-use crate::pipeline::config::retarget;
+use crate::pipeline::config::{is_qualified, retarget};
 use crate::pipeline::{Context, args};
 
 /// The builds an option selects: the one named `image`, or all of them.
@@ -40,13 +41,27 @@ pub fn promote(context: &Context, options: &PromoteArgs) -> Result<()> {
     let source = context
         .config
         .environment_repo(options.source, "PROMOTE_SOURCE_REPOSITORY");
-    let destination = context
-        .config
-        .environment_repo(options.destination, "PROMOTE_DESTINATION_REPOSITORY");
-    let (Some(source), Some(destination)) = (source, destination) else {
-        return Err(OpError::new(Code::Failure, "the source or destination registry is not configured")
-            .with_hint("set GOOGLE_GKE_IMAGE_REPOSITORY (dev), GOOGLE_GKE_IMAGE_PP_REPOSITORY (pp), GOOGLE_GKE_IMAGE_PROD_REPOSITORY (prod), or PROMOTE_SOURCE_REPOSITORY / PROMOTE_DESTINATION_REPOSITORY (environment or --config file)")
+    let destination = context.config.environment_repo(
+        options.destination.environment(),
+        "PROMOTE_DESTINATION_REPOSITORY",
+    );
+    let (source, destination) = match (source, destination) {
+        (Some(source), Some(destination)) => (source, destination),
+        (source, _) => {
+            let (side, variable) = if source.is_none() {
+                ("source", "PROMOTE_SOURCE_REPOSITORY")
+            } else {
+                ("destination", "PROMOTE_DESTINATION_REPOSITORY")
+            };
+            return Err(OpError::new(
+                Code::Failure,
+                format!("the {side} registry of the promotion is not configured"),
+            )
+            .with_hint(format!(
+                "set GOOGLE_GKE_IMAGE_REPOSITORY (dev), GOOGLE_GKE_IMAGE_PP_REPOSITORY (pp) or GOOGLE_GKE_IMAGE_PROD_REPOSITORY (prod), or {variable}, in the environment or the --config file"
+            ))
             .into());
+        }
     };
     let path = build_result::resolve(&context.absolute(&options.build_result));
     let builds = select(
@@ -56,7 +71,8 @@ pub fn promote(context: &Context, options: &PromoteArgs) -> Result<()> {
     )?;
     let crane = context.runner.pinned("crane")?;
     for build in builds {
-        let from = if build.tag.contains('/') {
+        // A qualified reference is where the image is; a bare one is in the source registry.
+        let from = if is_qualified(&build.tag) {
             build.tag.clone()
         } else {
             format!("{source}/{}", build.tag)

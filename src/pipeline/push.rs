@@ -41,6 +41,12 @@ pub fn push(context: &Context, options: &PushArgs) -> Result<()> {
         &registry,
         options.destination,
     )?;
+    // A bad pattern is a usage error, found before anything runs.
+    let pattern = options
+        .image_pattern
+        .as_deref()
+        .map(image_pattern)
+        .transpose()?;
     let skaffold = context.runner.pinned("skaffold")?;
     let profile: Vec<String> = if options.profile.is_empty() {
         Vec::new()
@@ -48,21 +54,10 @@ pub fn push(context: &Context, options: &PushArgs) -> Result<()> {
         vec!["--profile".into(), options.profile.clone()]
     };
     let result_path = dir.join(build_result::FILE_NAME);
-    // A bad pattern is a usage error, found before anything runs.
-    let pattern = match &options.image_pattern {
-        Some(pattern) => Some(
-            Regex::new(pattern)
-                .map_err(|error| OpError::config(format!("--image-pattern: {error}")))?,
-        ),
-        None => None,
-    };
 
-    // skaffold writes beside the result; the result itself is replaced atomically after.
-    let scratch = dir.join(format!(
-        ".{}.op-{}.tmp",
-        build_result::FILE_NAME,
-        std::process::id()
-    ));
+    // skaffold writes beside the result (a fixed name, so that --dry-run shows the exact
+    // command); the result itself is replaced atomically after, and only on success.
+    let scratch = dir.join(format!(".{}.skaffold-output", build_result::FILE_NAME));
     let mut argv = args(["build"]);
     if !options.no_file_output {
         argv.extend(args([
@@ -76,10 +71,15 @@ pub fn push(context: &Context, options: &PushArgs) -> Result<()> {
         context
             .runner
             .run(&skaffold, &argv, Some(&context.cwd), &[])?;
-        context.runner.write_file(&result_path, b"")?;
+        context.runner.toolchain().output.data(&format!(
+            "# would write {} from skaffold's output",
+            result_path.display()
+        ));
         return push_all(context, options, &registry, &repo, &[]);
     }
 
+    std::fs::create_dir_all(&dir)
+        .map_err(|error| OpError::config(format!("cannot create {}: {error}", dir.display())))?;
     let builds = if options.no_file_output {
         let (stdout, stderr) = context
             .runner
@@ -92,9 +92,8 @@ pub fn push(context: &Context, options: &PushArgs) -> Result<()> {
         }
         builds
     } else {
-        std::fs::create_dir_all(&dir).map_err(|error| {
-            OpError::config(format!("cannot create {}: {error}", dir.display()))
-        })?;
+        // A file left by an interrupted run must not pass for this build's output.
+        let _ = std::fs::remove_file(&scratch);
         let ran = context
             .runner
             .run(&skaffold, &argv, Some(&context.cwd), &[]);
@@ -111,6 +110,22 @@ pub fn push(context: &Context, options: &PushArgs) -> Result<()> {
         builds.len()
     ));
     push_all(context, options, &registry, &repo, &builds)
+}
+
+/// `--image-pattern`: a regex with named groups `image` and `tag`.
+fn image_pattern(pattern: &str) -> Result<Regex> {
+    let regex = Regex::new(pattern)
+        .map_err(|error| OpError::config(format!("--image-pattern: {error}")))?;
+    for group in ["image", "tag"] {
+        if !regex.capture_names().flatten().any(|name| name == group) {
+            return Err(OpError::config(format!(
+                "--image-pattern {pattern:?} has no named group `{group}`"
+            ))
+            .with_hint(r"for example --image-pattern '(?P<image>\S+):(?P<tag>[^:\s]+)$'")
+            .into());
+        }
+    }
+    Ok(regex)
 }
 
 fn read_scratch(path: &Path) -> Result<Vec<Build>> {
@@ -153,12 +168,18 @@ fn push_all(
                 continue;
             }
             context.say(&format!("copying {} to {destination}", build.tag));
-            context.runner.run(
+            let copied = context.runner.run(
                 &crane,
                 &args(["copy", &build.tag, &destination]),
                 Some(&context.cwd),
                 &[],
-            )?;
+            );
+            if copied.is_err() {
+                // The exit code passes through as crane's; say which copy it was.
+                let failed = anyhow::anyhow!("crane copy to {other} failed");
+                context.runner.toolchain().output.report_error(&failed);
+            }
+            copied?;
             done.push(destination);
         }
     }

@@ -1,121 +1,35 @@
 //! `op start-registry`: the local TLS registry on localhost:5001 in docker (replacing an old
 //! one), its certificate copied out, and trusted where asked (system store, Colima's Docker).
 
+pub mod trust;
+
+use std::ffi::OsString;
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use sha2::{Digest, Sha256};
 
 use crate::cli::StartRegistryArgs;
 use crate::error::{Code, OpError};
+use crate::pipeline::runner::{describe, find_on_path};
 use crate::pipeline::{Context, args};
 use crate::settings;
+use trust::{HostOs, Keychain, LinuxStore, TrustTarget};
 
 const CONTAINER: &str = "registry";
-const CERT_IN_CONTAINER: &str = "/etc/envoy/certs/tls.crt";
-const SENTINEL: &str = ".system-trust-installed";
+const CERTS_IN_CONTAINER: &str = "/etc/envoy/certs";
+/// Names another hosts file to check instead of the OS's (tests, unusual setups).
+pub const HOSTS_FILE_ENV: &str = "OP_HOSTS_FILE";
+const CERT_WAIT: Duration = Duration::from_secs(15);
 const PULL_HINT: &str =
-    "to pull: docker pull registry.local:5001/<image> or host.docker.internal:5001/<image>";
+    "To pull: docker pull registry.local:5001/<image> or host.docker.internal:5001/<image>.";
+const TRUSTED_RESTART_DOCKER: &str =
+    "Cert installed for system trust. You may need to restart Docker for it to take effect.";
 
-/// Does a hosts file map `registry.local`?
-pub fn hosts_has_registry(text: &str) -> bool {
-    text.lines().any(|line| {
-        let line = line.split('#').next().unwrap_or_default();
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        fields.len() >= 2 && fields[1..].contains(&"registry.local")
-    })
-}
-
-/// The argv that adds `cert` to the system trust store on this OS (`None` where unsupported).
-pub fn trust_commands(cert: &Path, user_keychain: bool, home: &Path) -> Option<Vec<Vec<String>>> {
-    let cert = cert.display().to_string();
-    if cfg!(target_os = "macos") {
-        // The login keychain needs no root; the System keychain does.
-        let (sudo, keychain) = if user_keychain {
-            let db = home.join("Library/Keychains/login.keychain-db");
-            let keychain = if db.exists() {
-                db
-            } else {
-                home.join("Library/Keychains/login.keychain")
-            };
-            (false, keychain.display().to_string())
-        } else {
-            (true, "/Library/Keychains/System.keychain".to_string())
-        };
-        let mut argv: Vec<String> = if sudo {
-            vec!["sudo".into()]
-        } else {
-            Vec::new()
-        };
-        argv.extend(
-            [
-                "security",
-                "add-trusted-cert",
-                "-d",
-                "-r",
-                "trustRoot",
-                "-k",
-            ]
-            .into_iter()
-            .map(String::from),
-        );
-        argv.extend([keychain, cert]);
-        Some(vec![argv])
-    } else if cfg!(target_os = "linux") {
-        Some(vec![
-            vec![
-                "sudo".into(),
-                "cp".into(),
-                cert,
-                "/usr/local/share/ca-certificates/registry-tls-localhost.crt".into(),
-            ],
-            vec!["sudo".into(), "update-ca-certificates".into()],
-        ])
-    } else {
-        None
-    }
-}
-
-pub fn start(context: &Context, options: &StartRegistryArgs) -> Result<()> {
-    let hosts = settings::var("OP_HOSTS_FILE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/etc/hosts"));
-    if !hosts_has_registry(&std::fs::read_to_string(&hosts).unwrap_or_default()) {
-        return Err(OpError::new(Code::Failure, format!("{} does not map registry.local", hosts.display()))
-            .with_hint("add it, then run op start-registry again: echo '127.0.0.1 registry.local' | sudo tee -a /etc/hosts")
-            .into());
-    }
-    let home = settings::var("HOME").map(PathBuf::from).unwrap_or_default();
-    let certs_dir = options
-        .certs_dir
-        .as_deref()
-        .map(|dir| context.absolute(dir))
-        .unwrap_or_else(|| home.join(".config/registry-tls/certs"));
-    let docker = context.runner.from_path("docker")?;
-    let runner = &context.runner;
-    let find = args([
-        "ps",
-        "-a",
-        "--filter",
-        &format!("name=^{CONTAINER}$"),
-        "--format",
-        "{{.ID}}",
-    ]);
-
-    // Replace any registry container from before.
-    if !runner.dry_run() {
-        for id in runner
-            .capture(&docker, &find, None)?
-            .lines()
-            .map(str::trim)
-            .filter(|id| !id.is_empty())
-        {
-            let _ = runner.capture(&docker, &args(["stop", id]), None);
-            let _ = runner.capture(&docker, &args(["rm", id]), None);
-        }
-    }
-    let run = args([
+/// `docker run` of the registry: TLS on 5001 only (5000, plain HTTP, is never published).
+pub fn docker_run_argv(image: &str) -> Vec<OsString> {
+    args([
         "run",
         "-d",
         "-p",
@@ -128,179 +42,346 @@ pub fn start(context: &Context, options: &StartRegistryArgs) -> Result<()> {
         "unless-stopped",
         "--name",
         CONTAINER,
-        &options.image,
-    ]);
-    runner.run(&docker, &run, None, &[])?;
-    let id = if runner.dry_run() {
-        CONTAINER.to_string()
-    } else {
-        runner
-            .capture(&docker, &find, None)?
-            .lines()
-            .map(str::trim)
-            .find(|id| !id.is_empty())
-            .map(str::to_string)
-            .ok_or_else(|| {
-                OpError::new(
-                    Code::Failure,
-                    "the registry container started but is not listed by `docker ps`",
-                )
-            })?
-    };
+        image,
+    ])
+}
 
-    // The image creates its certificate on first start.
-    let probe = args(["exec", &id, "test", "-f", CERT_IN_CONTAINER]);
-    if runner.dry_run() {
-        runner.run(&docker, &probe, None, &[])?;
-    } else {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while runner.capture(&docker, &probe, None).is_err() {
-            if Instant::now() >= deadline {
-                return Err(OpError::new(Code::Failure, format!("timed out after 15s waiting for {CERT_IN_CONTAINER} in the registry container")).into());
-            }
-            std::thread::sleep(Duration::from_millis(500));
-        }
-        std::fs::create_dir_all(&certs_dir).map_err(|error| {
-            OpError::new(
+/// Runs a command whose failure stops `start-registry`: says which one failed, then passes its
+/// exit code on.
+fn checked(context: &Context, program: &Path, argv: &[OsString]) -> Result<()> {
+    context
+        .runner
+        .run(program, argv, None, &[])
+        .inspect_err(|_| {
+            let failed = OpError::new(
                 Code::Failure,
-                format!("cannot create {}: {error}", certs_dir.display()),
-            )
-        })?;
-    }
-    let copy = args([
-        "cp".to_string(),
-        format!("{id}:/etc/envoy/certs/."),
-        certs_dir.display().to_string(),
-    ]);
-    runner.run(&docker, &copy, None, &[])?;
-    let cert = certs_dir.join("tls.crt");
-    if !runner.dry_run() && !cert.is_file() {
+                format!("Command failed: {}", describe(program, argv, None, &[])),
+            );
+            context
+                .runner
+                .toolchain()
+                .output
+                .report_error(&anyhow::Error::new(failed));
+        })
+}
+
+pub fn start(context: &Context, options: &StartRegistryArgs) -> Result<()> {
+    let hosts = settings::var(HOSTS_FILE_ENV)
+        .map(PathBuf::from)
+        .unwrap_or_else(trust::default_hosts_file);
+    if !trust::hosts_has_registry(&std::fs::read_to_string(&hosts).unwrap_or_default()) {
         return Err(OpError::new(
             Code::Failure,
-            format!("expected {} after docker cp", cert.display()),
+            format!("Add '127.0.0.1 registry.local' to {} before using the local registry, then re-run op start-registry.", hosts.display()),
         )
+        .with_hint("Example: echo '127.0.0.1 registry.local' | sudo tee -a /etc/hosts")
         .into());
     }
-    context.say(&format!("certificates copied to {}", certs_dir.display()));
+    let home = settings::var("HOME")
+        .map(PathBuf::from)
+        .or_else(|| directories::BaseDirs::new().map(|dirs| dirs.home_dir().to_path_buf()))
+        .unwrap_or_default();
+    let certs_dir = options
+        .certs_dir
+        .as_deref()
+        .map(|dir| context.absolute(dir))
+        .unwrap_or_else(|| home.join(".config/registry-tls/certs"));
+    let docker = context.runner.from_path("docker")?;
+    let id = start_container(context, &docker, &options.image)?;
+    let cert = copy_certs(context, &docker, &id, &certs_dir)?;
 
+    let trust = Trust {
+        context,
+        cert: &cert,
+        sentinel: certs_dir.join(trust::SENTINEL),
+        os: HostOs::current(),
+        home: &home,
+    };
     if options.trust_cert {
-        trust_system(context, &cert, &certs_dir, options.user_keychain, &home)?;
+        let keychain = if options.user_keychain {
+            Keychain::login(&home)
+        } else {
+            Keychain::System
+        };
+        if !trust.system(&keychain)? {
+            context
+                .runner
+                .toolchain()
+                .output
+                .warn("System trust is supported only on macOS and Linux. Certs were copied.");
+        }
     }
+    context.say(&format!("Certs copied to {}", certs_dir.display()));
     if !options.no_trust_cert_colima {
-        trust_colima(context, &cert, options.no_restart_colima)?;
-    } else if !options.trust_cert {
-        context.say("skipped the Colima certificate install (--no-trust-cert-colima); trust it later with --trust-cert, or configure insecure-registries in Docker");
+        trust.colima_or_desktop(options.no_restart_colima)?;
+    } else if options.trust_cert {
+        context.say(TRUSTED_RESTART_DOCKER);
+    } else if !context.runner.dry_run() && std::io::stdin().is_terminal() && ask_to_trust(context) {
+        let keychain = if options.user_keychain {
+            Keychain::login(&home)
+        } else {
+            Keychain::System
+        };
+        if trust.system(&keychain)? {
+            context.say(TRUSTED_RESTART_DOCKER);
+        } else {
+            context
+                .runner
+                .toolchain()
+                .output
+                .warn("System trust is supported only on macOS and Linux. Certs were copied.");
+        }
+    } else {
+        context.say("Skipped Colima cert install (--no-trust-cert-colima). To trust later: op start-registry --trust-cert-colima, or add insecure-registries in Docker.");
     }
     context.say(PULL_HINT);
     Ok(())
 }
 
-fn run_argv(context: &Context, argv: &[String]) -> Result<()> {
-    let program = context.runner.from_path(&argv[0])?;
+fn ask_to_trust(context: &Context) -> bool {
     context
         .runner
-        .run(&program, &args(argv[1..].iter().cloned()), None, &[])
+        .toolchain()
+        .output
+        .info("Install cert for system trust? This may ask for your password (sudo). [y/N]");
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer).is_ok() && trust::is_yes(&answer)
 }
 
-fn fingerprint(cert: &Path) -> Option<String> {
-    std::fs::read(cert)
-        .ok()
-        .map(|bytes| hex::encode(Sha256::digest(bytes)))
-}
-
-/// Adds the certificate to the system trust store once per certificate (a sentinel in the certs
-/// dir records which one was trusted).
-fn trust_system(
-    context: &Context,
-    cert: &Path,
-    certs_dir: &Path,
-    user_keychain: bool,
-    home: &Path,
-) -> Result<()> {
-    let sentinel = certs_dir.join(SENTINEL);
-    let current = fingerprint(cert);
-    if current.is_some()
-        && std::fs::read_to_string(&sentinel)
-            .ok()
-            .map(|text| text.trim().to_string())
-            == current
-    {
-        context.say("the certificate is already trusted; skipping");
-        return Ok(());
-    }
-    let Some(commands) = trust_commands(cert, user_keychain, home) else {
-        context.runner.toolchain().output.warn(
-            "system trust is supported on macOS and Linux only; the certificates were copied",
-        );
-        return Ok(());
+/// Replaces any container named `registry` with a new one; returns its id.
+fn start_container(context: &Context, docker: &Path, image: &str) -> Result<String> {
+    let runner = &context.runner;
+    let find = args([
+        "ps",
+        "-a",
+        "--filter",
+        &format!("name=^{CONTAINER}$"),
+        "--format",
+        "{{.ID}}",
+    ]);
+    let list = || -> Result<Vec<String>> {
+        Ok(runner
+            .capture(docker, &find, None)?
+            .lines()
+            .map(str::trim)
+            .filter(|id| !id.is_empty())
+            .map(str::to_string)
+            .collect())
     };
-    for argv in commands {
-        run_argv(context, &argv)?;
+    if runner.dry_run() {
+        runner.toolchain().output.data(&format!(
+            "# stop and remove each container listed by: {}",
+            describe(docker, &find, None, &[])
+        ));
+    } else {
+        for id in list()? {
+            // A container that is already stopped or gone is fine.
+            let _ = runner.capture(docker, &args(["stop", &id]), None);
+            let _ = runner.capture(docker, &args(["rm", &id]), None);
+        }
     }
-    if let Some(current) = current {
+    checked(context, docker, &docker_run_argv(image))?;
+    if runner.dry_run() {
+        // docker accepts the container's name wherever it takes its id.
+        return Ok(CONTAINER.to_string());
+    }
+    list()?.into_iter().next().ok_or_else(|| {
+        OpError::new(
+            Code::Failure,
+            format!(
+                "Container started but not found: `docker ps` lists no container named {CONTAINER}"
+            ),
+        )
+        .into()
+    })
+}
+
+/// Waits for the certificate the image creates on first start and copies it to `certs_dir`.
+fn copy_certs(context: &Context, docker: &Path, id: &str, certs_dir: &Path) -> Result<PathBuf> {
+    let runner = &context.runner;
+    let probe = args([
+        "exec".to_string(),
+        id.to_string(),
+        "test".into(),
+        "-f".into(),
+        format!("{CERTS_IN_CONTAINER}/tls.crt"),
+    ]);
+    let copy = args([
+        "cp".to_string(),
+        format!("{id}:{CERTS_IN_CONTAINER}/."),
+        certs_dir.display().to_string(),
+    ]);
+    let cert = certs_dir.join("tls.crt");
+    if runner.dry_run() {
+        runner.run(docker, &probe, None, &[])?;
+        runner
+            .toolchain()
+            .output
+            .data(&format!("# create directory {}", certs_dir.display()));
+        runner.run(docker, &copy, None, &[])?;
+        return Ok(cert);
+    }
+    let deadline = Instant::now() + CERT_WAIT;
+    while runner.capture(docker, &probe, None).is_err() {
+        if Instant::now() >= deadline {
+            return Err(OpError::new(
+                Code::Failure,
+                format!(
+                    "Timed out waiting for certs inside container ({CERTS_IN_CONTAINER}/tls.crt, {}s)",
+                    CERT_WAIT.as_secs()
+                ),
+            )
+            .with_hint(format!("see `docker logs {id}`"))
+            .into());
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    std::fs::create_dir_all(certs_dir).map_err(|error| {
+        OpError::new(
+            Code::Failure,
+            format!("cannot create {}: {error}", certs_dir.display()),
+        )
+    })?;
+    checked(context, docker, &copy)?;
+    if !cert.is_file() {
+        return Err(OpError::new(
+            Code::Failure,
+            format!("Expected {} after docker cp", cert.display()),
+        )
+        .into());
+    }
+    Ok(cert)
+}
+
+/// The trust steps for one copied certificate.
+struct Trust<'a> {
+    context: &'a Context<'a>,
+    cert: &'a Path,
+    sentinel: PathBuf,
+    os: HostOs,
+    home: &'a Path,
+}
+
+impl Trust<'_> {
+    /// Adds the certificate to the system store and records it in the sentinel; `false` when
+    /// this OS has no supported store.
+    fn system(&self, keychain: &Keychain) -> Result<bool> {
+        let target = TrustTarget {
+            os: self.os,
+            cert: self.cert,
+            keychain,
+            linux: LinuxStore::detect(Path::new("/")),
+            root: is_root(),
+        };
+        let Some(commands) = trust::system_trust_argv(&target) else {
+            return Ok(false);
+        };
+        for argv in commands {
+            let program = self.context.runner.from_path(&argv[0])?;
+            checked(self.context, &program, &args(argv[1..].iter().cloned()))?;
+        }
+        if let Some(fingerprint) = trust::fingerprint(self.cert) {
+            self.context
+                .runner
+                .write_file(&self.sentinel, format!("{fingerprint}\n").as_bytes())?;
+        } else if self.context.runner.dry_run() {
+            // The certificate is not there yet; the sentinel will hold its SHA-256 in hex.
+            let placeholder = format!("{}\n", "0".repeat(64));
+            self.context
+                .runner
+                .write_file(&self.sentinel, placeholder.as_bytes())?;
+        }
+        Ok(true)
+    }
+
+    /// The default: install into Colima's Docker when Colima runs, else (Docker Desktop or
+    /// another runtime) into the system store once per certificate.
+    fn colima_or_desktop(&self, no_restart: bool) -> Result<()> {
+        let runner = &self.context.runner;
+        let Some(colima) = find_on_path("colima") else {
+            return self.desktop();
+        };
+        if runner.dry_run() {
+            // Whether Colima runs is only known by running `colima status`.
+            runner
+                .toolchain()
+                .output
+                .data(&format!("# if `{} status` succeeds:", colima.display()));
+            self.colima(&colima, no_restart)?;
+            runner
+                .toolchain()
+                .output
+                .data("# otherwise (Docker Desktop or another runtime):");
+            return self.desktop();
+        }
+        match runner.capture_all(&colima, &args(["status"]), None) {
+            Ok(_) => self.colima(&colima, no_restart),
+            Err(_) => self.desktop(),
+        }
+    }
+
+    fn colima(&self, colima: &Path, no_restart: bool) -> Result<()> {
+        let context = self.context;
+        let pem = if context.runner.dry_run() {
+            Vec::new()
+        } else {
+            std::fs::read(self.cert).map_err(|error| {
+                OpError::new(
+                    Code::Failure,
+                    format!("cannot read {}: {error}", self.cert.display()),
+                )
+            })?
+        };
+        let install = args(["ssh", "--", "sudo", "sh", "-c", &trust::colima_script()]);
         context
             .runner
-            .write_file(&sentinel, format!("{current}\n").as_bytes())?;
+            .run_with_input(colima, &install, &pem)
+            .map_err(|error| {
+                OpError::new(
+                    Code::Failure,
+                    format!("Failed to install cert in Colima VM: {error}"),
+                )
+            })?;
+        if no_restart {
+            context.say(
+                "Cert installed in Colima VM. Restart Colima (colima restart) for Docker to use it.",
+            );
+        } else {
+            context.say("Restarting Colima so Docker picks up the new CA...");
+            checked(context, colima, &args(["restart"]))?;
+        }
+        context.say("Cert installed in Colima VM; Docker and pack will trust localhost:5001.");
+        Ok(())
     }
-    context.say("certificate added to the system trust store; restart Docker if pulls still fail");
-    Ok(())
+
+    fn desktop(&self) -> Result<()> {
+        let context = self.context;
+        if trust::already_trusted(self.cert, &self.sentinel) {
+            context.say("Cert already trusted (idempotent); skipping install.");
+            return Ok(());
+        }
+        context.say("Docker Desktop (or other runtime) detected. Installing the registry's self-signed cert so Docker can trust HTTPS to localhost:5001 / registry.local:5001.");
+        // The login keychain is the user's own: no password prompt for a default run.
+        if self.system(&Keychain::login(self.home))? {
+            context.say("Cert installed for system trust. Restart Docker if pull still fails.");
+        } else {
+            context.runner.toolchain().output.warn(&format!(
+                "System trust is supported only on macOS and Linux: trust {} in your Docker runtime, or add localhost:5001 to its insecure-registries",
+                self.cert.display()
+            ));
+        }
+        Ok(())
+    }
 }
 
-/// Installs the certificate into the Colima VM's Docker (and restarts Colima unless told not to).
-fn trust_colima(context: &Context, cert: &Path, no_restart: bool) -> Result<()> {
-    let Ok(colima) = context.runner.from_path("colima") else {
-        context.say("Colima is not installed; for Docker Desktop or another runtime, pass --trust-cert to trust the certificate system-wide");
-        return Ok(());
-    };
-    if !context.runner.dry_run()
-        && context
-            .runner
-            .capture(&colima, &args(["status"]), None)
-            .is_err()
-    {
-        context.say(
-            "Colima is not running; start it and run op start-registry again, or pass --trust-cert",
-        );
-        return Ok(());
-    }
-    let dirs = [
-        "localhost:5001",
-        "host.docker.internal:5001",
-        "registry.local:5001",
-    ];
-    let mkdirs: Vec<String> = dirs
-        .iter()
-        .map(|dir| format!("/etc/docker/certs.d/{dir}"))
-        .collect();
-    let copies: Vec<String> = dirs
-        .iter()
-        .map(|dir| format!("cp /tmp/registry-ca.crt /etc/docker/certs.d/{dir}/ca.crt"))
-        .collect();
-    let script = format!(
-        "mkdir -p {} && cat > /tmp/registry-ca.crt && {}",
-        mkdirs.join(" "),
-        copies.join(" && ")
-    );
-    let pem = if context.runner.dry_run() {
-        Vec::new()
-    } else {
-        std::fs::read(cert)?
-    };
-    context.runner.run_with_input(
-        &colima,
-        &args(["ssh", "--", "sudo", "sh", "-c", &script]),
-        &pem,
-    )?;
-    if no_restart {
-        context.say(
-            "certificate installed in the Colima VM; run `colima restart` for Docker to use it",
-        );
-    } else {
-        context.say("restarting Colima so Docker picks up the new CA");
-        context.runner.run(&colima, &args(["restart"]), None, &[])?;
-        context.say("certificate installed in the Colima VM; Docker and pack trust localhost:5001");
-    }
-    Ok(())
+#[cfg(unix)]
+fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+#[cfg(not(unix))]
+fn is_root() -> bool {
+    false
 }
 
 #[cfg(test)]
@@ -308,31 +389,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn hosts_file_check() {
-        assert!(hosts_has_registry(
-            "127.0.0.1 localhost registry.local # dev\n"
-        ));
-        assert!(hosts_has_registry("::1\tregistry.local\n"));
-        assert!(!hosts_has_registry(
-            "# 127.0.0.1 registry.local\n127.0.0.1 registry.local.example\n"
-        ));
-    }
-
-    #[test]
-    fn trust_argv_per_os() {
-        let commands = trust_commands(Path::new("/c/tls.crt"), false, Path::new("/home/me"));
-        if cfg!(target_os = "linux") {
-            let commands = commands.unwrap();
-            assert_eq!(
-                commands[0],
-                [
-                    "sudo",
-                    "cp",
-                    "/c/tls.crt",
-                    "/usr/local/share/ca-certificates/registry-tls-localhost.crt"
-                ]
-            );
-            assert_eq!(commands[1], ["sudo", "update-ca-certificates"]);
-        }
+    fn registry_container_publishes_only_tls() {
+        let argv: Vec<String> = docker_run_argv("img:1")
+            .iter()
+            .map(|arg| arg.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            argv,
+            [
+                "run",
+                "-d",
+                "-p",
+                "5001:5001",
+                "-v",
+                "registry-data:/var/lib/registry",
+                "-v",
+                "registry-certs:/etc/envoy/certs",
+                "--restart",
+                "unless-stopped",
+                "--name",
+                "registry",
+                "img:1"
+            ]
+        );
+        assert!(!argv.iter().any(|arg| arg.contains("5000")));
     }
 }

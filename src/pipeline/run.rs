@@ -2,22 +2,28 @@
 //! and volumes from `.run.yaml` and the app's port inferred from its sources.
 
 use std::io::IsTerminal;
-use std::path::Path;
+use std::path::{Component, Path, PathBuf};
 
 use anyhow::Result;
 
 use crate::cli::RunArgs;
 use crate::error::{Code, OpError};
 use crate::formats::build_result;
-use crate::formats::run_file::RunFile;
+use crate::formats::run_file::{ContextOptions, RunFile};
 use crate::formats::skaffold_yaml::{self, Artifact};
+use crate::pipeline::runner::describe;
 use crate::pipeline::{Context, args, ports};
 
+pub const USAGE: &str = "Usage: op run context list  |  op run <context>";
+
+/// `./api`, `api/` and `api` name the same context.
 fn same_context(a: &str, b: &str) -> bool {
     let normal = |text: &str| {
-        text.trim_start_matches("./")
-            .trim_end_matches('/')
-            .to_string()
+        let mut text = text.trim();
+        while let Some(rest) = text.strip_prefix("./") {
+            text = rest;
+        }
+        text.trim_end_matches('/').to_string()
     };
     normal(a) == normal(b)
 }
@@ -26,39 +32,31 @@ pub fn run(context: &Context, options: &RunArgs) -> Result<()> {
     let skaffold_file = context.absolute(&options.skaffold_file);
     let artifacts = skaffold_yaml::load(&skaffold_file)?;
     if artifacts.is_empty() {
-        return Err(OpError::config(format!(
-            "{} has no build artifacts",
-            skaffold_file.display()
-        ))
+        return Err(OpError::new(
+            Code::Failure,
+            format!("No artifacts in {}.", skaffold_file.display()),
+        )
+        .with_hint("add build.artifacts to skaffold.yaml, or pass --skaffold-file")
         .into());
     }
+    // Contexts are relative to skaffold.yaml, as skaffold reads them.
     let project = skaffold_file.parent().unwrap_or(&context.cwd).to_path_buf();
-    match options
-        .args
-        .iter()
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .as_slice()
-    {
+    let words: Vec<&str> = options.args.iter().map(String::as_str).collect();
+    match words.as_slice() {
         ["context", "list"] => {
-            context
-                .runner
-                .toolchain()
-                .output
-                .data("Contexts (use: op run <context>):");
+            let output = &context.runner.toolchain().output;
+            output.data("Contexts (use: op run <context>):");
             for artifact in &artifacts {
                 let port = ports::infer(&project.join(&artifact.context));
-                context.runner.toolchain().output.data(&format!(
-                    "  {} (image {}, container port {port})",
-                    artifact.context, artifact.image
-                ));
+                output.data(&format!("  {} (container {port})", artifact.context));
             }
             Ok(())
         }
         [name] => {
             let Some(artifact) = artifacts
                 .iter()
-                .find(|artifact| same_context(&artifact.context, name) || artifact.image == *name)
+                .find(|artifact| same_context(&artifact.context, name))
+                .or_else(|| artifacts.iter().find(|artifact| artifact.image == *name))
             else {
                 let known: Vec<&str> = artifacts
                     .iter()
@@ -66,52 +64,72 @@ pub fn run(context: &Context, options: &RunArgs) -> Result<()> {
                     .collect();
                 return Err(OpError::new(
                     Code::Failure,
-                    format!("unknown context `{name}`; contexts: {}", known.join(", ")),
+                    format!(
+                        "Unknown context: {name}. Use \"op run context list\" to list contexts."
+                    ),
                 )
-                .with_hint("list them with `op run context list`")
+                .with_hint(format!(
+                    "the contexts of skaffold.yaml: {}",
+                    known.join(", ")
+                ))
                 .into());
             };
             run_artifact(context, artifact, &project)
         }
-        _ => Err(OpError::config("usage: op run context list  |  op run <context>").into()),
+        _ => Err(OpError::config(USAGE).into()),
     }
+}
+
+/// The image to run: the artifact's entry in `./build_result.json`, else
+/// `<default repo>/<image>:<.run.yaml tag or latest>`.
+fn image(context: &Context, artifact: &Artifact, run_file: &RunFile) -> Result<String> {
+    let result_path = context.cwd.join(build_result::FILE_NAME);
+    if !result_path.is_file() {
+        let repo = context.config.local_repo(None, &context.cwd)?;
+        let tag = run_file.tag.as_deref().unwrap_or("latest");
+        return Ok(format!("{repo}/{}:{tag}", artifact.image));
+    }
+    let builds = build_result::read(&result_path)?;
+    if let Some(build) = builds.iter().find(|build| build.matches(&artifact.image)) {
+        return Ok(build.tag.clone());
+    }
+    let tags: Vec<&str> = builds.iter().map(|build| build.tag.as_str()).collect();
+    Err(OpError::new(
+        Code::Failure,
+        format!(
+            "Context '{}' (image {}) was not in the last build.\n{} contains: {}.",
+            artifact.context,
+            artifact.image,
+            result_path.display(),
+            tags.join(", ")
+        ),
+    )
+    .with_hint(
+        "Build this image with 'op build-push' or 'op push' (all artifacts), then run it again.",
+    )
+    .into())
+}
+
+/// The `.run.yaml` options of an artifact: by its context, else by its image name.
+fn options_for(run_file: &RunFile, artifact: &Artifact) -> ContextOptions {
+    run_file
+        .contexts
+        .iter()
+        .find(|(name, _)| same_context(name, &artifact.context))
+        .or_else(|| {
+            run_file
+                .contexts
+                .iter()
+                .find(|(name, _)| *name == artifact.image)
+        })
+        .map(|(_, options)| options.clone())
+        .unwrap_or_default()
 }
 
 fn run_artifact(context: &Context, artifact: &Artifact, project: &Path) -> Result<()> {
     let run_file = RunFile::load(&context.cwd)?;
-    let result_path = context.cwd.join(build_result::FILE_NAME);
-    let image = if result_path.is_file() {
-        let builds = build_result::read(&result_path)?;
-        match builds.iter().find(|build| build.matches(&artifact.image)) {
-            Some(build) => build.tag.clone(),
-            None => {
-                let tags: Vec<&str> = builds.iter().map(|build| build.tag.as_str()).collect();
-                return Err(OpError::new(
-                    Code::Failure,
-                    format!(
-                        "context `{}` (image {}) was not in the last build; {} holds: {}",
-                        artifact.context,
-                        artifact.image,
-                        result_path.display(),
-                        tags.join(", ")
-                    ),
-                )
-                .with_hint("build it first: `op build-push` (or `op push`)")
-                .into());
-            }
-        }
-    } else {
-        let repo = context.config.local_repo(None, &context.cwd)?;
-        format!(
-            "{repo}/{}:{}",
-            artifact.image,
-            run_file.tag.clone().unwrap_or_else(|| "latest".into())
-        )
-    };
-    let options = run_file
-        .context(&artifact.context)
-        .cloned()
-        .unwrap_or_default();
+    let image = image(context, artifact, &run_file)?;
+    let options = options_for(&run_file, artifact);
     let container_port = ports::infer(&project.join(&artifact.context));
     let mut env = vec![("PORT".to_string(), container_port.to_string())];
     for (key, value) in options.env {
@@ -121,42 +139,86 @@ fn run_artifact(context: &Context, artifact: &Artifact, project: &Path) -> Resul
         }
     }
     let port_maps = if options.ports.is_empty() {
-        let host = ports::free_host_port()
-            .ok_or_else(|| OpError::new(Code::Failure, "no free host port in 8080-8179"))?;
-        context.say(&format!("mapped to http://localhost:{host}"));
+        let host = ports::free_host_port().ok_or_else(|| {
+            OpError::new(
+                Code::Failure,
+                format!(
+                    "No free port in range [{}, {}]",
+                    ports::HOST_PORTS.start(),
+                    ports::HOST_PORTS.end()
+                ),
+            )
+            .with_hint("free one, or set contexts.<context>.ports in .run.yaml")
+        })?;
+        context.say(&format!("Mapped to http://localhost:{host}"));
         vec![format!("{host}:{container_port}")]
     } else {
         options.ports
     };
+    let argv = docker_run_argv(
+        &port_maps,
+        &env,
+        &options
+            .volumes
+            .iter()
+            .map(|volume| absolute_volume(&context.cwd, volume))
+            .collect::<Vec<_>>(),
+        &image,
+        std::io::stdin().is_terminal(),
+    );
+    let docker = context.runner.from_path("docker")?;
+    if !context.runner.dry_run() {
+        context.say(&format!("Running: {}", describe(&docker, &argv, None, &[])));
+    }
+    context.runner.run(&docker, &argv, Some(&context.cwd), &[])
+}
+
+/// `docker run --rm [-it] -p … -e K=V … -v … IMAGE`. `-it` only with a terminal: without one
+/// docker refuses `-t` ("the input device is not a TTY"), e.g. in CI.
+pub fn docker_run_argv(
+    ports: &[String],
+    env: &[(String, String)],
+    volumes: &[String],
+    image: &str,
+    terminal: bool,
+) -> Vec<std::ffi::OsString> {
     let mut argv = args(["run", "--rm"]);
-    if std::io::stdin().is_terminal() {
+    if terminal {
         argv.extend(args(["-it"]));
     }
-    for port in port_maps {
-        argv.extend(args(["-p".to_string(), port]));
+    for port in ports {
+        argv.extend(args(["-p", port]));
     }
     for (key, value) in env {
         argv.extend(args(["-e".to_string(), format!("{key}={value}")]));
     }
-    for volume in options.volumes {
-        argv.extend(args([
-            "-v".to_string(),
-            absolute_volume(&context.cwd, &volume),
-        ]));
+    for volume in volumes {
+        argv.extend(args(["-v", volume]));
     }
     argv.extend(args([image]));
-    let docker = context.runner.from_path("docker")?;
-    context.runner.run(&docker, &argv, Some(&context.cwd), &[])
+    argv
 }
 
-/// `./data:/data` → `<cwd>/data:/data`: docker needs absolute host paths for bind mounts.
+/// `./data:/data` → `<cwd>/data:/data`: docker takes a relative host path for a volume name.
 fn absolute_volume(cwd: &Path, volume: &str) -> String {
-    match volume.split_once(':') {
-        Some((host, rest)) if host.starts_with("./") || host.starts_with("../") || host == "." => {
-            format!("{}:{rest}", cwd.join(host).display())
-        }
-        _ => volume.to_string(),
+    let Some((host, rest)) = volume.split_once(':') else {
+        return volume.to_string();
+    };
+    let relative = host == "." || host == ".." || host.starts_with("./") || host.starts_with("../");
+    if !relative {
+        return volume.to_string();
     }
+    let mut path = PathBuf::from(cwd);
+    for component in Path::new(host).components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                path.pop();
+            }
+            other => path.push(other),
+        }
+    }
+    format!("{}:{rest}", path.display())
 }
 
 #[cfg(test)]
@@ -165,14 +227,83 @@ mod tests {
 
     #[test]
     fn relative_volumes_become_absolute() {
+        let cwd = Path::new("/repo/app");
         assert_eq!(
-            absolute_volume(Path::new("/repo"), "./data:/data:ro"),
-            "/repo/./data:/data:ro"
+            absolute_volume(cwd, "./data:/data:ro"),
+            "/repo/app/data:/data:ro"
         );
+        assert_eq!(absolute_volume(cwd, ".:/src"), "/repo/app:/src");
         assert_eq!(
-            absolute_volume(Path::new("/repo"), "named:/data"),
-            "named:/data"
+            absolute_volume(cwd, "../shared:/shared"),
+            "/repo/shared:/shared"
         );
+        assert_eq!(absolute_volume(cwd, "named:/data"), "named:/data");
+        assert_eq!(absolute_volume(cwd, "/abs:/data"), "/abs:/data");
+        assert_eq!(absolute_volume(cwd, "/anonymous"), "/anonymous");
+    }
+
+    #[test]
+    fn contexts_compare_without_dot_slash() {
         assert!(same_context("./api", "api/"));
+        assert!(same_context("././api", "api"));
+        assert!(!same_context("api", "web"));
+    }
+
+    #[test]
+    fn docker_argv_order_and_terminal() {
+        let env = [("PORT".to_string(), "5000".to_string())];
+        let argv = docker_run_argv(
+            &["8080:5000".into()],
+            &env,
+            &["/r/d:/d".into()],
+            "r.io/api:1",
+            true,
+        );
+        let argv: Vec<String> = argv
+            .iter()
+            .map(|arg| arg.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            argv,
+            [
+                "run",
+                "--rm",
+                "-it",
+                "-p",
+                "8080:5000",
+                "-e",
+                "PORT=5000",
+                "-v",
+                "/r/d:/d",
+                "r.io/api:1"
+            ]
+        );
+        assert!(!docker_run_argv(&[], &env, &[], "x", false).contains(&"-it".into()));
+    }
+
+    #[test]
+    fn run_yaml_options_by_context_then_image() {
+        let artifact = skaffold_yaml::parse(
+            "build:\n  artifacts:\n    - image: api\n      context: services/api\n",
+            Path::new("skaffold.yaml"),
+        )
+        .unwrap()
+        .remove(0);
+        let options = |volumes: &[&str]| ContextOptions {
+            volumes: volumes.iter().map(|v| v.to_string()).collect(),
+            ..ContextOptions::default()
+        };
+        let mut file = RunFile {
+            contexts: vec![
+                ("api".into(), options(&["by-image"])),
+                ("./services/api/".into(), options(&["by-context"])),
+            ],
+            ..RunFile::default()
+        };
+        assert_eq!(options_for(&file, &artifact).volumes, ["by-context"]);
+        file.contexts.remove(1);
+        assert_eq!(options_for(&file, &artifact).volumes, ["by-image"]);
+        file.contexts.clear();
+        assert_eq!(options_for(&file, &artifact), ContextOptions::default());
     }
 }

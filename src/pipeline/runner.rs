@@ -260,7 +260,8 @@ fn quote(text: &OsStr) -> String {
     }
 }
 
-fn find_on_path(program: &str) -> Option<PathBuf> {
+/// The executable `program` on PATH, if there is one.
+pub fn find_on_path(program: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     let names: Vec<String> = if cfg!(windows) {
         vec![

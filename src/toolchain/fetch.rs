@@ -199,6 +199,16 @@ async fn send<T>(
     label: &str,
     source: &Source,
 ) -> Result<reqwest::Response, Attempt<T>> {
+    send_passing(request, label, source, &[]).await
+}
+
+/// [`send`], except that a status in `pass` comes back as a response for the caller to judge.
+async fn send_passing<T>(
+    request: reqwest::RequestBuilder,
+    label: &str,
+    source: &Source,
+    pass: &[reqwest::StatusCode],
+) -> Result<reqwest::Response, Attempt<T>> {
     let response = match request
         .header(reqwest::header::ACCEPT_ENCODING, "identity")
         .send()
@@ -222,6 +232,9 @@ async fn send<T>(
         }
     };
     let status = response.status();
+    if pass.contains(&status) {
+        return Ok(response);
+    }
     if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
         let retry_after = response
             .headers()
@@ -428,7 +441,8 @@ pub async fn fetch_small(
     }
 }
 
-/// The size a HEAD request announces (`Content-Length`), if the server gives one.
+/// The size a HEAD request announces (`Content-Length`), if the server gives one. A server that
+/// does not do HEAD (405, 501) or announces 0 bytes gives no size; any other failure is an error.
 pub async fn content_length(
     client: Option<&reqwest::Client>,
     settings: &ToolchainSettings,
@@ -436,18 +450,28 @@ pub async fn content_length(
     label: &str,
 ) -> Result<Option<u64>> {
     match source {
-        Source::File(path) => Ok(std::fs::metadata(path).ok().map(|meta| meta.len())),
+        Source::File(path) => Ok(std::fs::metadata(path)
+            .ok()
+            .map(|meta| meta.len())
+            .filter(|&length| length > 0)),
         Source::Http(url) => {
             let client = client.expect("an HTTP client is built whenever an HTTP source exists");
             let mut retrier = Retrier::new(settings);
             loop {
-                let attempt = match send(client.head(url.clone()), label, source).await {
+                let no_head = [
+                    reqwest::StatusCode::METHOD_NOT_ALLOWED,
+                    reqwest::StatusCode::NOT_IMPLEMENTED,
+                ];
+                let request = client.head(url.clone());
+                let attempt = match send_passing(request, label, source, &no_head).await {
+                    Ok(response) if !response.status().is_success() => Attempt::Done(None),
                     Ok(response) => Attempt::Done(
                         response
                             .headers()
                             .get(reqwest::header::CONTENT_LENGTH)
                             .and_then(|value| value.to_str().ok())
-                            .and_then(|value| value.parse::<u64>().ok()),
+                            .and_then(|value| value.trim().parse::<u64>().ok())
+                            .filter(|&length| length > 0),
                     ),
                     Err(attempt) => attempt,
                 };

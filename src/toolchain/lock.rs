@@ -68,8 +68,9 @@ pub struct Artifact {
 pub struct Tool {
     pub name: String,
     pub version: String,
-    /// Where upstream publishes digests: `{url}`, `{asset}` and `{version}` are filled in.
-    pub checksums: Option<String>,
+    /// Where upstream publishes digests (`{url}`, `{asset}` and `{version}` are filled in); with
+    /// more than one source, all must agree. Empty when the lock names none.
+    pub checksums: Vec<String>,
     /// How to compute every platform's artifact for another version.
     pub template: Option<Template>,
     pub platforms: BTreeMap<String, Artifact>,
@@ -276,15 +277,29 @@ fn parse_tool(name: &str, tool: &toml::Table) -> Result<Tool, String> {
             "field `version`: {version:?} is not a version (letters, digits, `.`, `_`, `+`, `-`)"
         ));
     }
-    let checksums = optional_string(tool, "checksums")?;
-    if let Some(pattern) = &checksums {
+    let checksums = match tool.get("checksums") {
+        None => Vec::new(),
+        Some(Value::String(pattern)) => vec![pattern.clone()],
+        Some(Value::Array(patterns)) if !patterns.is_empty() => patterns
+            .iter()
+            .map(|pattern| pattern.as_str().map(str::to_string))
+            .collect::<Option<Vec<String>>>()
+            .ok_or("field `checksums`: every entry of the list must be a string")?,
+        Some(other) => {
+            return Err(format!(
+                "field `checksums`: expected a URL pattern or a non-empty list of them, got {}",
+                other.type_str()
+            ));
+        }
+    };
+    for pattern in &checksums {
         template::checksums_url(pattern, "https://example.invalid/asset", &version)
             .map_err(|error| format!("field `checksums`: {error}"))?;
     }
     let template = match tool.get("template") {
         None => None,
         Some(Value::Table(table)) => Some(
-            parse_template(table, &version)
+            template::parse(table, &version)
                 .map_err(|error| format!("field `template`: {error}"))?,
         ),
         Some(_) => return Err("field `template`: must be a table".into()),
@@ -315,70 +330,6 @@ fn parse_tool(name: &str, tool: &toml::Table) -> Result<Tool, String> {
         template,
         platforms,
     })
-}
-
-fn parse_template(table: &toml::Table, version: &str) -> Result<Template, String> {
-    for key in table.keys() {
-        if !["url", "archive", "bin", "ext", "platforms"].contains(&key.as_str()) {
-            return Err(format!(
-                "unknown field `{key}`; expected `url`, `archive`, `bin`, `ext` and `platforms`"
-            ));
-        }
-    }
-    let archive = match optional_string(table, "archive")? {
-        Some(kind) => {
-            template::parse_archive(&kind).map_err(|error| format!("field `archive`: {error}"))?
-        }
-        None => ArchiveKind::Raw,
-    };
-    let mut platforms = BTreeMap::new();
-    match table.get("platforms") {
-        None => {}
-        Some(Value::Table(entries)) => {
-            for (key, value) in entries {
-                platform::validate(key).map_err(|error| format!("platform `{key}`: {error}"))?;
-                let Value::Table(overrides) = value else {
-                    return Err(format!(
-                        "platform `{key}`: must be a table like {{ os = \"macos\" }}"
-                    ));
-                };
-                let mut map = BTreeMap::new();
-                for (name, value) in overrides {
-                    if !template::OVERRIDES.contains(&name.as_str()) {
-                        return Err(format!(
-                            "platform `{key}`: unknown field `{name}`; expected one of {}",
-                            template::OVERRIDES.join(", ")
-                        ));
-                    }
-                    let Value::String(text) = value else {
-                        return Err(format!("platform `{key}`: field `{name}` must be a string"));
-                    };
-                    map.insert(name.clone(), text.clone());
-                }
-                platforms.insert(key.clone(), map);
-            }
-        }
-        Some(_) => return Err("field `platforms`: must be a table".into()),
-    }
-    let template = Template {
-        url: required_string(table, "url")?,
-        archive,
-        bin: optional_string(table, "bin")?,
-        ext: optional_string(table, "ext")?,
-        platforms,
-    };
-    for key in template.platform_keys() {
-        let rendered = template
-            .render(version, &key)
-            .map_err(|error| format!("platform `{key}`: {error}"))?;
-        if rendered.archive != ArchiveKind::Raw && rendered.bin.is_none() {
-            return Err(format!(
-                "platform `{key}`: a {} archive needs `bin`",
-                rendered.archive.as_str()
-            ));
-        }
-    }
-    Ok(template)
 }
 
 fn parse_artifact(entry: &toml::Table) -> Result<Artifact, String> {
@@ -462,11 +413,11 @@ pub fn safe_relative_path(path: &str) -> bool {
             .all(|part| !part.is_empty() && part != "." && part != "..")
 }
 
-fn required_string(table: &toml::Table, field: &str) -> Result<String, String> {
+pub(crate) fn required_string(table: &toml::Table, field: &str) -> Result<String, String> {
     optional_string(table, field)?.ok_or_else(|| format!("field `{field}`: missing"))
 }
 
-fn optional_string(table: &toml::Table, field: &str) -> Result<Option<String>, String> {
+pub(crate) fn optional_string(table: &toml::Table, field: &str) -> Result<Option<String>, String> {
     match table.get(field) {
         None => Ok(None),
         Some(Value::String(text)) => Ok(Some(text.clone())),
@@ -560,6 +511,59 @@ bin = "demo"
         let error = error_of("schema = 1\n[tools.demo\n");
         assert!(error.contains("invalid TOML"), "{error}");
         let error = error_of(&GOOD.replace("bin = \"demo\"", "bin = \"../demo\""));
+        assert!(error.contains("without `..`"), "{error}");
+    }
+
+    #[test]
+    fn checksums_is_one_pattern_or_a_list() {
+        let with = |value: &str| {
+            GOOD.replace(
+                "version = \"1.0.0\"",
+                &format!("version = \"1.0.0\"\nchecksums = {value}"),
+            )
+        };
+        let lock = Lock::parse(
+            &with(r#"["{url}.sha256", "https://x/v{version}/sums.txt"]"#),
+            Origin::Embedded,
+        )
+        .unwrap();
+        assert_eq!(lock.tools[0].checksums.len(), 2);
+        let lock = Lock::parse(&with(r#""{url}.sha256""#), Origin::Embedded).unwrap();
+        assert_eq!(lock.tools[0].checksums, ["{url}.sha256"]);
+        for (bad, message) in [
+            ("[]", "non-empty list"),
+            ("[1]", "must be a string"),
+            ("3", "got integer"),
+            (r#""{url}.{sha}""#, "unknown placeholder {sha}"),
+        ] {
+            let error = error_of(&with(bad));
+            assert!(
+                error.contains("checksums") && error.contains(message),
+                "{bad}: {error}"
+            );
+        }
+    }
+
+    #[test]
+    fn template_errors_name_the_field() {
+        let with = |template: &str| format!("{GOOD}\n[tools.demo.template]\n{template}\n");
+        let error = error_of(&with("url = \"https://e/{version}\"\nurl_template = \"x\""));
+        assert!(
+            error.contains("template") && error.contains("unknown field `url_template`"),
+            "{error}"
+        );
+        let error = error_of(&with("url = \"https://e/{version}\"\narchive = \"zip\""));
+        assert!(error.contains("needs `bin`"), "{error}");
+        let error = error_of(&with(
+            "url = \"https://e/{version}\"\n[tools.demo.template.platforms]\nlinux-amd64 = { os = \"l\", cpu = \"x\" }",
+        ));
+        assert!(
+            error.contains("linux-amd64") && error.contains("unknown field `cpu`"),
+            "{error}"
+        );
+        let error = error_of(&with(
+            "url = \"https://e/{version}\"\narchive = \"tar.gz\"\nbin = \"../x\"",
+        ));
         assert!(error.contains("without `..`"), "{error}");
     }
 

@@ -104,6 +104,8 @@ pub fn export(
         .build()
         .context("cannot start the download runtime")?;
     let (mut fetched, mut present) = (0, 0);
+    // On a failure the manifest still records what did land, so `mirror verify` covers it.
+    let mut outcome = Ok(());
     for (entry, source) in entries.iter().zip(&sources) {
         let relative = fetch::mirror_path(&entry.artifact.url)?;
         let path = target(dir, &relative);
@@ -117,23 +119,30 @@ pub fn export(
                 present += 1;
                 size
             }
-            _ => {
+            existing => {
+                if let Some((_, sha256)) = existing {
+                    output.warn(&format!(
+                        "{}: {relative} has sha256 {sha256}, not the pinned one; fetching it again",
+                        entry.label()
+                    ));
+                }
                 if settings.offline && matches!(source, Source::Http(_)) {
-                    return Err(OpError::new(
+                    outcome = Err(OpError::new(
                         Code::Offline,
                         format!("{}: not in the mirror and OP_OFFLINE is set", entry.label()),
                     )
                     .into());
+                    break;
                 }
                 fetched += 1;
-                runtime.block_on(fetch_into(
-                    client.as_ref(),
-                    settings,
-                    output,
-                    entry,
-                    source,
-                    &path,
-                ))?
+                let fetch = fetch_into(client.as_ref(), settings, output, entry, source, &path);
+                match runtime.block_on(fetch) {
+                    Ok(size) => size,
+                    Err(error) => {
+                        outcome = Err(error);
+                        break;
+                    }
+                }
             }
         };
         manifest.artifacts.retain(|known| known.path != relative);
@@ -149,6 +158,7 @@ pub fn export(
     }
     manifest.artifacts.sort_by(|a, b| a.path.cmp(&b.path));
     crate::atomic::write_atomic(&dir.join(MANIFEST), &serde_json::to_vec_pretty(&manifest)?)?;
+    outcome?;
     output.info(&format!(
         "mirror {}: {} artifact(s), {fetched} fetched, {present} already present and verified",
         dir.display(),
@@ -187,11 +197,20 @@ async fn fetch_into(
     bar.finish();
     let downloaded = result?;
     fetch::check_digest(entry, source, &downloaded)?;
+    // A static file server running as another user must be able to read it.
+    crate::atomic::share(&file)?;
     file.sync_all()?;
     temp.persist(path)
         .map_err(|error| error.error)
         .with_context(|| format!("cannot move the download into {}", path.display()))?;
-    output.installed(entry, downloaded.size, started.elapsed().as_secs_f64());
+    output.info(&format!(
+        "mirrored {} {} ({}) {} in {:.1}s",
+        entry.tool,
+        entry.version,
+        entry.platform,
+        crate::output::human_bytes(downloaded.size),
+        started.elapsed().as_secs_f64()
+    ));
     Ok(downloaded.size)
 }
 

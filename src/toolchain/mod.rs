@@ -1,7 +1,9 @@
 //! The hermetic toolchain: the active lock, the host platform, the cache, and making sure the
 //! pinned tools are installed before anything runs them.
 
+pub mod audit;
 pub mod cache;
+pub mod checksums;
 pub mod exec;
 pub mod fetch;
 pub mod install;

@@ -1,228 +1,245 @@
-//! Keeping `toolchain.lock` true: `lock update TOOL@VERSION` (URLs from the tool's template,
-//! digests from upstream checksum files, sizes from HEAD), `lock check` offline, and
-//! `lock check --upstream` to catch assets re-published under the same name.
-//! Nothing is downloaded but checksum files; the lock changes atomically or not at all.
-
-use std::collections::BTreeMap;
+//! `op toolchain lock update TOOL@VERSION`: URLs from the tool's template, digests from upstream
+//! checksum files, sizes from HEAD requests. Nothing is downloaded but checksum files, and the
+//! lock (with a DEPENDENCIES.md beside it) changes atomically or not at all.
 
 use anyhow::{Context, Result};
 
 use crate::error::{Code, OpError};
 use crate::output::Output;
 use crate::settings::ToolchainSettings;
-use crate::toolchain::fetch::{self, Source};
-use crate::toolchain::lock::{Lock, Origin};
-use crate::toolchain::platform;
-use crate::toolchain::template::{self, Rendered};
+use crate::toolchain::checksums::Upstream;
+use crate::toolchain::fetch;
+use crate::toolchain::lock::{Lock, Origin, Tool};
+use crate::toolchain::template::Rendered;
 
-/// The tools the pipeline commands need.
-pub const REQUIRED: [&str; 5] = ["skaffold", "pack", "flux", "kubectl", "crane"];
-const MAX_CHECKSUM_FILE: u64 = 4 << 20;
-
-/// One line of a checksum file: the digest and, unless the file holds a bare digest, the name.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ChecksumLine {
-    pub sha256: String,
-    pub name: Option<String>,
-}
-
-/// Parses `hex  name`, `hex *name` (binary mode) and bare `hex` lines; blank lines are skipped.
-pub fn parse_checksums(text: &str, origin: &str) -> Result<Vec<ChecksumLine>, String> {
-    let mut lines = Vec::new();
-    for (number, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
-        }
-        let (hex, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
-        if hex.len() != 64 || !hex.bytes().all(|byte| byte.is_ascii_hexdigit()) {
-            return Err(format!(
-                "{origin}: line {}: expected `<64 hex digits>  <file name>`, got {line:?}",
-                number + 1
-            ));
-        }
-        let name = rest.trim().trim_start_matches('*').trim();
-        lines.push(ChecksumLine {
-            sha256: hex.to_ascii_lowercase(),
-            name: (!name.is_empty()).then(|| name.to_string()),
-        });
-    }
-    if lines.is_empty() {
-        return Err(format!("{origin}: holds no checksum"));
-    }
-    Ok(lines)
-}
-
-/// The digest for `asset` in a parsed checksum file; missing or contradictory entries are errors.
-pub fn digest_for(lines: &[ChecksumLine], asset: &str, origin: &str) -> Result<String, String> {
-    if let [only] = lines
-        && only.name.is_none()
-    {
-        return Ok(only.sha256.clone());
-    }
-    let matches: Vec<&ChecksumLine> = lines
-        .iter()
-        .filter(|line| {
-            line.name
-                .as_deref()
-                .is_some_and(|name| name == asset || name.trim_start_matches("./") == asset)
-        })
-        .collect();
-    match matches.as_slice() {
-        [] => Err(format!("{origin}: has no entry for {asset}")),
-        [first, rest @ ..] => {
-            if rest.iter().any(|line| line.sha256 != first.sha256) {
-                return Err(format!(
-                    "{origin}: lists {asset} twice with different digests"
-                ));
-            }
-            Ok(first.sha256.clone())
-        }
-    }
-}
-
-fn asset_name(url: &str) -> String {
-    url.split(['?', '#'])
-        .next()
-        .and_then(|path| path.rsplit('/').next())
-        .unwrap_or_default()
-        .to_string()
-}
-
-/// Tools the pipeline commands need that the lock does not pin. A lock may serve only some
-/// commands (a deploy-only repository needs flux and kubectl), so this is a warning.
-pub fn missing_required(lock: &Lock) -> Vec<&'static str> {
-    REQUIRED
-        .into_iter()
-        .filter(|required| lock.tools.iter().all(|tool| tool.name != *required))
-        .collect()
-}
-
-/// Offline problems: missing platforms, URLs that do not name the version, and artifacts that
-/// differ from what the tool's template gives.
-pub fn check_offline(lock: &Lock) -> Vec<String> {
-    let mut problems = Vec::new();
-    for tool in &lock.tools {
-        for key in platform::KEYS {
-            if !tool.platforms.contains_key(key) {
-                problems.push(format!(
-                    "{} {}: no entry for platform {key}",
-                    tool.name, tool.version
-                ));
-            }
-        }
-        for (key, artifact) in &tool.platforms {
-            if !artifact.url.contains(&tool.version) {
-                problems.push(format!(
-                    "{} {} ({key}): url {} does not contain the version",
-                    tool.name, tool.version, artifact.url
-                ));
-            }
-            let Some(template) = &tool.template else {
-                continue;
-            };
-            match template.render(&tool.version, key) {
-                Ok(Rendered { url, archive, bin }) => {
-                    if url != artifact.url || archive != artifact.archive || bin != artifact.bin {
-                        problems.push(format!(
-                            "{} {} ({key}): the template gives {url} ({}{}) but the lock has {} ({}{})",
-                            tool.name,
-                            tool.version,
-                            archive.as_str(),
-                            bin.map(|bin| format!(", bin {bin}")).unwrap_or_default(),
-                            artifact.url,
-                            artifact.archive.as_str(),
-                            artifact.bin.as_ref().map(|bin| format!(", bin {bin}")).unwrap_or_default(),
-                        ));
-                    }
-                }
-                Err(error) => problems.push(format!("{} ({key}): template: {error}", tool.name)),
-            }
-        }
-    }
-    problems
-}
-
-/// Reads checksum files through the mirror, each once.
-struct Upstream<'a> {
-    settings: &'a ToolchainSettings,
-    client: Option<reqwest::Client>,
-    files: BTreeMap<String, Vec<ChecksumLine>>,
-}
-
-impl<'a> Upstream<'a> {
-    fn new(settings: &'a ToolchainSettings) -> Result<Upstream<'a>> {
-        if settings.offline {
-            return Err(OpError::new(
-                Code::Offline,
-                "reading upstream checksum files needs the network, and OP_OFFLINE is set",
-            )
-            .with_hint("unset OP_OFFLINE, or point OP_TOOLCHAIN_MIRROR at a file:// mirror")
-            .into());
-        }
-        Ok(Upstream {
-            settings,
-            client: Some(fetch::client(settings)?),
-            files: BTreeMap::new(),
-        })
-    }
-
-    fn source(&self, url: &str) -> Result<Source> {
-        fetch::resolve(url, self.settings.mirror.as_deref())
-    }
-
-    /// The published digest of the artifact at `url`, from the tool's checksum file.
-    async fn digest(
-        &mut self,
-        pattern: &str,
-        url: &str,
-        version: &str,
-        label: &str,
-    ) -> Result<String> {
-        let checksums = template::checksums_url(pattern, url, version)
-            .map_err(|error| OpError::config(format!("{label}: checksums: {error}")))?;
-        if !self.files.contains_key(&checksums) {
-            let source = self.source(&checksums)?;
-            let bytes = fetch::fetch_small(
-                self.client.as_ref(),
-                self.settings,
-                &source,
-                label,
-                MAX_CHECKSUM_FILE,
-            )
-            .await?;
-            let text = String::from_utf8_lossy(&bytes);
-            let lines = parse_checksums(&text, &fetch::redact(&checksums))
-                .map_err(|error| OpError::new(Code::Integrity, error))?;
-            self.files.insert(checksums.clone(), lines);
-        }
-        digest_for(
-            &self.files[&checksums],
-            &asset_name(url),
-            &fetch::redact(&checksums),
-        )
-        .map_err(|error| OpError::new(Code::Integrity, format!("{label}: {error}")).into())
-    }
-
-    async fn size(&self, url: &str, label: &str) -> Result<Option<u64>> {
-        let source = self.source(url)?;
-        fetch::content_length(self.client.as_ref(), self.settings, &source, label).await
-    }
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime> {
+/// A single-threaded runtime for the few sequential requests these commands make.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the network runtime")
 }
 
-/// A new platform entry computed for `lock update`.
-struct Planned {
-    platform: String,
-    rendered: Rendered,
-    sha256: String,
-    size: Option<u64>,
+/// One platform's new pin, as `lock update` computed it.
+#[derive(Clone, Debug)]
+pub struct Planned {
+    pub platform: String,
+    pub rendered: Rendered,
+    pub sha256: String,
+    pub size: Option<u64>,
+}
+
+/// One tool's new pins.
+#[derive(Clone, Debug)]
+pub struct Bump {
+    pub name: String,
+    pub version: String,
+    pub platforms: Vec<Planned>,
+}
+
+/// `TOOL@VERSION` (a leading `v` on the version is dropped) → the tool and the version.
+fn parse_spec<'a>(lock: &'a Lock, spec: &str) -> Result<(&'a Tool, String)> {
+    let Some((name, version)) = spec
+        .split_once('@')
+        .filter(|(name, version)| !name.is_empty() && !version.is_empty())
+    else {
+        return Err(OpError::config(format!(
+            "{spec:?}: expected TOOL@VERSION, for example flux@2.8.0"
+        ))
+        .into());
+    };
+    let version = version.strip_prefix('v').unwrap_or(version);
+    if version.is_empty()
+        || !version
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._+-".contains(c))
+    {
+        return Err(OpError::config(format!(
+            "{spec:?}: {version:?} is not a version (letters, digits, `.`, `_`, `+`, `-`)"
+        ))
+        .into());
+    }
+    let tool = lock.tool(name)?;
+    let Some(template) = &tool.template else {
+        return Err(needs_template(lock, name));
+    };
+    if tool.checksums.is_empty() {
+        return Err(needs_template(lock, name));
+    }
+    for key in template.platform_keys() {
+        template
+            .render(version, &key)
+            .map_err(|error| OpError::config(format!("{name} ({key}): template: {error}")))?;
+    }
+    Ok((tool, version.to_string()))
+}
+
+fn needs_template(lock: &Lock, name: &str) -> anyhow::Error {
+    OpError::config(format!(
+        "{}: tool `{name}` needs both `template` and `checksums` for `lock update`",
+        lock.origin
+    ))
+    .with_hint("README.md, section \"toolchain.lock\", shows both")
+    .into()
+}
+
+/// Reads the published digest (every checksum source) and HEAD size of each platform of each
+/// requested tool.
+fn plan(lock: &Lock, specs: &[String], settings: &ToolchainSettings) -> Result<Vec<Bump>> {
+    let mut wanted: Vec<(&Tool, String)> = Vec::new();
+    for spec in specs {
+        let (tool, version) = parse_spec(lock, spec)?;
+        if wanted.iter().any(|(seen, _)| seen.name == tool.name) {
+            return Err(OpError::config(format!("{} is named twice", tool.name)).into());
+        }
+        wanted.push((tool, version));
+    }
+    let mut upstream = Upstream::new(settings);
+    runtime()?.block_on(async {
+        let mut bumps = Vec::new();
+        for (tool, version) in wanted {
+            let template = tool.template.as_ref().expect("parse_spec checked it");
+            let mut platforms = Vec::new();
+            for key in template.platform_keys() {
+                let rendered = template
+                    .render(&version, &key)
+                    .expect("parse_spec checked it");
+                let label = format!("{} {version} ({key})", tool.name);
+                let sha256 = upstream
+                    .digest(&tool.checksums, &rendered.url, &version, &label)
+                    .await?;
+                let size = upstream.size(&rendered.url, &label).await?;
+                platforms.push(Planned {
+                    platform: key,
+                    rendered,
+                    sha256,
+                    size,
+                });
+            }
+            bumps.push(Bump {
+                name: tool.name.clone(),
+                version,
+                platforms,
+            });
+        }
+        anyhow::Ok(bumps)
+    })
+}
+
+/// Compares the plan with what the lock pins for the same URLs. A different digest for the same
+/// URL is a re-upload: refused (exit 3) unless `accept_reupload`. A HEAD size that contradicts
+/// the size pinned with the same digest is refused too; a size HEAD did not give is kept.
+fn reconcile(
+    lock: &Lock,
+    bumps: &mut [Bump],
+    accept_reupload: bool,
+    output: &Output,
+) -> Result<()> {
+    let mut refused = Vec::new();
+    for bump in bumps.iter_mut() {
+        let tool = lock.tool(&bump.name)?;
+        for plan in &mut bump.platforms {
+            let Some(pinned) = tool.platforms.get(&plan.platform) else {
+                continue;
+            };
+            if pinned.url != plan.rendered.url {
+                continue;
+            }
+            let label = format!("{} {} ({})", bump.name, bump.version, plan.platform);
+            let url = fetch::redact(&pinned.url);
+            if pinned.sha256 != plan.sha256 {
+                let line = format!(
+                    "{label}: upstream now publishes sha256 {} for {url}, the lock pins {}",
+                    plan.sha256, pinned.sha256
+                );
+                if accept_reupload {
+                    output.warn(&format!("{line}; recording it (--accept-reupload)"));
+                } else {
+                    refused.push(line);
+                }
+                continue;
+            }
+            match (pinned.size, plan.size) {
+                (Some(size), None) => plan.size = Some(size),
+                (Some(size), Some(announced)) if size != announced => refused.push(format!(
+                    "{label}: the server announces {announced} bytes for {url}, but the lock pins size = {size} with the same sha256"
+                )),
+                _ => {}
+            }
+        }
+    }
+    if refused.is_empty() {
+        return Ok(());
+    }
+    Err(OpError::new(
+        Code::Integrity,
+        format!(
+            "{} pinned artifact(s) changed upstream under the same URL (re-uploaded?); the lock was not changed:\n  {}",
+            refused.len(),
+            refused.join("\n  ")
+        ),
+    )
+    .with_hint("find out why before trusting the new bytes; to record them anyway, re-run with --accept-reupload")
+    .into())
+}
+
+/// Sets `key` to `value`, keeping the comment and spacing around an existing value.
+fn set(table: &mut toml_edit::Table, key: &str, value: impl Into<toml_edit::Value>) {
+    let mut value = value.into();
+    match table.get_mut(key).and_then(toml_edit::Item::as_value_mut) {
+        Some(old) => {
+            *value.decor_mut() = old.decor().clone();
+            *old = value;
+        }
+        None => {
+            table.insert(key, toml_edit::Item::Value(value));
+        }
+    }
+}
+
+/// Applies `bumps` to the lock text, keeping comments, the order of tables and keys, and the
+/// decoration of every value it rewrites. New platform tables follow the tool's others.
+pub fn edit(original: &str, bumps: &[Bump]) -> Result<String> {
+    let mut document: toml_edit::DocumentMut = original
+        .parse()
+        .map_err(|error| OpError::config(format!("invalid TOML: {error}")))?;
+    let not_table = |what: String| {
+        OpError::config(format!(
+            "`lock update` edits standard tables, but {what} is not one"
+        ))
+        .with_hint("write it as a [table] header, as README.md's toolchain.lock section does")
+    };
+    for bump in bumps {
+        let tool = document["tools"][bump.name.as_str()]
+            .as_table_mut()
+            .ok_or_else(|| not_table(format!("tools.{}", bump.name)))?;
+        set(tool, "version", bump.version.as_str());
+        let platforms = tool["platforms"]
+            .as_table_mut()
+            .ok_or_else(|| not_table(format!("tools.{}.platforms", bump.name)))?;
+        platforms.retain(|key, _| bump.platforms.iter().any(|plan| plan.platform == key));
+        for plan in &bump.platforms {
+            let entry = platforms
+                .entry(&plan.platform)
+                .or_insert_with(|| toml_edit::Item::Table(toml_edit::Table::new()))
+                .as_table_mut()
+                .ok_or_else(|| {
+                    not_table(format!("tools.{}.platforms.{}", bump.name, plan.platform))
+                })?;
+            set(entry, "url", plan.rendered.url.as_str());
+            set(entry, "sha256", plan.sha256.as_str());
+            set(entry, "archive", plan.rendered.archive.as_str());
+            match &plan.rendered.bin {
+                Some(bin) => set(entry, "bin", bin.as_str()),
+                None => drop(entry.remove("bin")),
+            }
+            match plan.size.and_then(|size| i64::try_from(size).ok()) {
+                Some(size) => set(entry, "size", size),
+                None => drop(entry.remove("size")),
+            }
+        }
+    }
+    Ok(document.to_string())
 }
 
 /// `op toolchain lock update TOOL@VERSION...`: rewrites the lock file (and a DEPENDENCIES.md
@@ -230,6 +247,7 @@ struct Planned {
 pub fn update(
     lock: &Lock,
     specs: &[String],
+    accept_reupload: bool,
     settings: &ToolchainSettings,
     output: &Output,
 ) -> Result<()> {
@@ -242,259 +260,114 @@ pub fn update(
     };
     let original =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut plans = Vec::new();
-    for spec in specs {
-        let Some((name, version)) = spec
-            .split_once('@')
-            .filter(|(name, version)| !name.is_empty() && !version.is_empty())
-        else {
-            return Err(OpError::config(format!(
-                "{spec:?}: expected TOOL@VERSION, for example flux@2.8.0"
-            ))
-            .into());
-        };
-        let version = version.trim_start_matches('v');
-        let tool = lock.tool(name)?;
-        let (Some(template), Some(checksums)) = (&tool.template, &tool.checksums) else {
-            return Err(OpError::config(format!(
-                "{}: tool `{name}` needs both `template` and `checksums` for `lock update`",
-                lock.origin
-            ))
-            .with_hint("README.md, section \"toolchain.lock\", shows both")
-            .into());
-        };
-        let mut entries = Vec::new();
-        for key in template.platform_keys() {
-            let rendered = template
-                .render(version, &key)
-                .map_err(|error| OpError::config(format!("{name} ({key}): template: {error}")))?;
-            entries.push((key, rendered));
-        }
-        plans.push((
-            name.to_string(),
-            version.to_string(),
-            checksums.clone(),
-            entries,
-        ));
-    }
-
-    let mut upstream = Upstream::new(settings)?;
-    let mut computed = Vec::new();
-    runtime()?.block_on(async {
-        for (name, version, checksums, entries) in &plans {
-            let mut planned = Vec::new();
-            for (key, rendered) in entries {
-                let label = format!("{name} {version} ({key})");
-                let sha256 = upstream
-                    .digest(checksums, &rendered.url, version, &label)
-                    .await?;
-                let size = upstream.size(&rendered.url, &label).await?;
-                planned.push(Planned {
-                    platform: key.clone(),
-                    rendered: rendered.clone(),
-                    sha256,
-                    size,
-                });
-            }
-            computed.push((name.clone(), version.clone(), planned));
-        }
-        anyhow::Ok(())
-    })?;
-
-    let mut document: toml_edit::DocumentMut = original
-        .parse()
-        .map_err(|error| OpError::config(format!("{}: {error}", path.display())))?;
-    for (name, version, planned) in &computed {
-        let tool = &mut document["tools"][name.as_str()];
-        tool["version"] = toml_edit::value(version.as_str());
-        let platforms = tool["platforms"]
-            .as_table_mut()
-            .context("`platforms` is not a table")?;
-        platforms.retain(|key, _| planned.iter().any(|plan| plan.platform == key));
-        for plan in planned {
-            if !platforms.contains_key(&plan.platform) {
-                platforms.insert(
-                    &plan.platform,
-                    toml_edit::Item::Table(toml_edit::Table::new()),
-                );
-            }
-            let entry = platforms[plan.platform.as_str()]
-                .as_table_mut()
-                .context("a platform entry is not a table")?;
-            entry["url"] = toml_edit::value(plan.rendered.url.as_str());
-            entry["sha256"] = toml_edit::value(plan.sha256.as_str());
-            entry["archive"] = toml_edit::value(plan.rendered.archive.as_str());
-            match &plan.rendered.bin {
-                Some(bin) => entry["bin"] = toml_edit::value(bin.as_str()),
-                None => {
-                    entry.remove("bin");
-                }
-            }
-            match plan.size {
-                Some(size) => entry["size"] = toml_edit::value(size as i64),
-                None => {
-                    entry.remove("size");
-                }
-            }
-        }
-    }
-    let updated = document.to_string();
+    let mut bumps = plan(lock, specs, settings)?;
+    reconcile(lock, &mut bumps, accept_reupload, output)?;
+    let updated =
+        edit(&original, &bumps).with_context(|| format!("cannot update {}", path.display()))?;
     // Whatever is written must be a lock `op` accepts.
     let parsed = Lock::parse(&updated, lock.origin.clone())?;
-    let dependencies = path.with_file_name("DEPENDENCIES.md");
-    crate::atomic::write_atomic(path, updated.as_bytes())?;
-    if dependencies.is_file() {
-        crate::atomic::write_atomic(&dependencies, format!("{}\n", parsed.markdown()).as_bytes())?;
-    }
-    for (name, version, planned) in &computed {
-        let old = lock
-            .tool(name)
-            .map(|tool| tool.version.clone())
-            .unwrap_or_default();
-        output.info(&format!(
-            "{name} {old} -> {version}: {} platform(s)",
-            planned.len()
-        ));
-        for plan in planned {
+    for bump in &bumps {
+        let old = &lock.tool(&bump.name)?.version;
+        let change = if *old == bump.version {
+            format!("{} {old} (same version)", bump.name)
+        } else {
+            format!("{} {old} -> {}", bump.name, bump.version)
+        };
+        output.info(&format!("{change}: {} platform(s)", bump.platforms.len()));
+        for plan in &bump.platforms {
+            let size = plan.size.map_or("unknown".into(), |size| size.to_string());
             output.data(&format!(
-                "{name} {version} {} sha256 {} size {}",
-                plan.platform,
-                plan.sha256,
-                plan.size
-                    .map_or_else(|| "unknown".to_string(), |size| size.to_string())
+                "{} {} {} sha256 {} size {size}",
+                bump.name, bump.version, plan.platform, plan.sha256
             ));
         }
     }
-    output.info(&format!(
-        "updated {}{}",
-        path.display(),
-        if dependencies.is_file() {
-            " and DEPENDENCIES.md"
-        } else {
-            ""
-        }
-    ));
-    Ok(())
-}
-
-/// `op toolchain lock check [--upstream]`.
-pub fn check(
-    lock: &Lock,
-    upstream: bool,
-    settings: &ToolchainSettings,
-    output: &Output,
-) -> Result<()> {
-    let missing = missing_required(lock);
-    if !missing.is_empty() {
-        output.warn(&format!(
-            "{} does not pin {}; the pipeline commands that run them will fail",
-            lock.origin,
-            missing.join(", ")
-        ));
-    }
-    let problems = check_offline(lock);
-    for problem in &problems {
-        output.data(&format!("problem: {problem}"));
-    }
-    if !problems.is_empty() {
-        return Err(OpError::config(format!(
-            "{}: {} problem(s) found",
-            lock.origin,
-            problems.len()
-        ))
-        .into());
-    }
-    output.info(&format!(
-        "{}: every tool and platform is pinned and consistent",
-        lock.origin
-    ));
-    if !upstream {
+    if updated == original {
+        output.info(&format!("{} is already up to date", path.display()));
         return Ok(());
     }
-    let mut reader = Upstream::new(settings)?;
-    let mut changed = Vec::new();
-    let mut checked = 0;
-    runtime()?.block_on(async {
-        for tool in &lock.tools {
-            let Some(checksums) = &tool.checksums else {
-                output.warn(&format!("{} has no `checksums`; not checked upstream", tool.name));
-                continue;
-            };
-            for (key, artifact) in &tool.platforms {
-                let label = format!("{} {} ({key})", tool.name, tool.version);
-                let published = reader.digest(checksums, &artifact.url, &tool.version, &label).await?;
-                checked += 1;
-                if published != artifact.sha256 {
-                    changed.push(format!(
-                        "{label}: upstream now publishes sha256 {published} for {}, the lock pins {}",
-                        fetch::redact(&artifact.url),
-                        artifact.sha256
-                    ));
-                }
-            }
+    // Stage both files before replacing either, so a failure leaves both as they were.
+    let dependencies = path.with_file_name("DEPENDENCIES.md");
+    let staged_dependencies = if dependencies.is_file() {
+        let text = format!("{}\n", parsed.markdown());
+        Some(crate::atomic::stage(&dependencies, text.as_bytes())?)
+    } else {
+        None
+    };
+    crate::atomic::stage(path, updated.as_bytes())?.commit()?;
+    let also = match staged_dependencies {
+        Some(staged) => {
+            staged.commit()?;
+            " and DEPENDENCIES.md"
         }
-        anyhow::Ok(())
-    })?;
-    for line in &changed {
-        output.data(&format!("changed: {line}"));
-    }
-    if !changed.is_empty() {
-        return Err(OpError::new(
-            Code::Integrity,
-            format!("{} asset(s) no longer match their published digest (re-uploaded upstream?)", changed.len()),
-        )
-        .with_hint("find out why before trusting the new bytes; then `op toolchain lock update TOOL@VERSION` records them")
-        .into());
-    }
-    output.info(&format!(
-        "{checked} artifact(s) match their upstream checksums"
-    ));
+        None => "",
+    };
+    output.info(&format!("updated {}{also}", path.display()));
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::toolchain::lock::ArchiveKind;
 
-    const A: &str = "1e92141e8498289e4b27411385aeb18396053176cf297b0cb99abd6ca8293e75";
-    const B: &str = "89d3ebb47ee5f7a0def33217e8dcb885e0bec41d01d0e23fc84e9aba0416c24e";
+    const BEFORE: &str = r#"# team lock
+schema = 1
 
-    #[test]
-    fn parses_each_checksum_format() {
-        let text = format!("{A}  flux_linux_amd64.tar.gz\n{B} *flux_linux_arm64.tar.gz\n\n");
-        let lines = parse_checksums(&text, "sums").unwrap();
-        assert_eq!(
-            digest_for(&lines, "flux_linux_arm64.tar.gz", "sums").unwrap(),
-            B
-        );
-        let bare = parse_checksums(&format!("{A}\n"), "kubectl.sha256").unwrap();
-        assert_eq!(digest_for(&bare, "kubectl", "kubectl.sha256").unwrap(), A);
+[tools.demo]
+version = "1.0.0"   # bumped by `op toolchain lock update`
+checksums = "{url}.sha256"
+
+[tools.demo.template]
+url = "https://example.com/demo/v{version}/demo-{os}-{arch}"
+
+# the only platform so far
+[tools.demo.platforms.linux-amd64]
+url = "https://example.com/demo/v1.0.0/demo-linux-amd64"
+sha256 = "0000000000000000000000000000000000000000000000000000000000000000"   # from upstream
+archive = "raw"
+size = 10
+
+[tools.other]
+version = "3"
+"#;
+
+    fn planned(platform: &str, sha: char, size: Option<u64>) -> Planned {
+        Planned {
+            platform: platform.into(),
+            rendered: Rendered {
+                url: format!("https://example.com/demo/v2.0.0/demo-{platform}"),
+                archive: ArchiveKind::Raw,
+                bin: None,
+            },
+            sha256: sha.to_string().repeat(64),
+            size,
+        }
     }
 
     #[test]
-    fn malformed_missing_and_contradictory_entries_fail() {
-        let error = parse_checksums(&format!("{A}  a\nnot-a-digest  b\n"), "sums").unwrap_err();
-        assert!(error.contains("line 2"), "{error}");
-        let lines = parse_checksums(&format!("{A}  a\n{B}  a\n"), "sums").unwrap();
-        assert!(
-            digest_for(&lines, "a", "sums")
-                .unwrap_err()
-                .contains("different digests")
-        );
-        assert!(
-            digest_for(&lines, "b", "sums")
-                .unwrap_err()
-                .contains("no entry for b")
-        );
-    }
-
-    #[test]
-    fn the_builtin_lock_is_consistent_with_its_templates() {
-        let lock = Lock::parse(crate::toolchain::lock::EMBEDDED, Origin::Embedded).unwrap();
-        assert_eq!(check_offline(&lock), Vec::<String>::new());
-        assert!(missing_required(&lock).is_empty());
-        let mut broken = lock.clone();
-        broken.tools[0].version = "9.9.9".into();
-        assert!(!check_offline(&broken).is_empty());
+    fn edit_keeps_comments_order_and_decoration() {
+        let bump = Bump {
+            name: "demo".into(),
+            version: "2.0.0".into(),
+            platforms: vec![
+                planned("linux-amd64", 'a', None),
+                planned("darwin-arm64", 'b', Some(42)),
+            ],
+        };
+        let after = edit(BEFORE, &[bump]).unwrap();
+        let expected = BEFORE
+            .replace("\"1.0.0\"", "\"2.0.0\"")
+            .replace("v1.0.0", "v2.0.0")
+            .replace(&"0".repeat(64), &"a".repeat(64))
+            .replace("size = 10\n", "")
+            .replace(
+                "\n[tools.other]",
+                &format!(
+                    "\n[tools.demo.platforms.darwin-arm64]\nurl = \"https://example.com/demo/v2.0.0/demo-darwin-arm64\"\nsha256 = \"{}\"\narchive = \"raw\"\nsize = 42\n\n[tools.other]",
+                    "b".repeat(64)
+                ),
+            );
+        assert_eq!(after, expected);
     }
 }

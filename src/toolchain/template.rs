@@ -18,7 +18,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::toolchain::lock::ArchiveKind;
+use toml::Value;
+
+use crate::toolchain::lock::{self, ArchiveKind};
 use crate::toolchain::platform;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -109,6 +111,78 @@ pub fn parse_archive(kind: &str) -> Result<ArchiveKind, String> {
     }
 }
 
+/// Reads and checks `[tools.NAME.template]`: unknown keys are errors, and every platform it
+/// produces must render for `version` (the lock's current one).
+pub fn parse(table: &toml::Table, version: &str) -> Result<Template, String> {
+    for key in table.keys() {
+        if !["url", "archive", "bin", "ext", "platforms"].contains(&key.as_str()) {
+            return Err(format!(
+                "unknown field `{key}`; expected `url`, `archive`, `bin`, `ext` and `platforms`"
+            ));
+        }
+    }
+    let archive = match lock::optional_string(table, "archive")? {
+        Some(kind) => parse_archive(&kind).map_err(|error| format!("field `archive`: {error}"))?,
+        None => ArchiveKind::Raw,
+    };
+    let mut platforms = BTreeMap::new();
+    match table.get("platforms") {
+        None => {}
+        Some(Value::Table(entries)) => {
+            for (key, value) in entries {
+                platform::validate(key).map_err(|error| format!("platform `{key}`: {error}"))?;
+                let Value::Table(overrides) = value else {
+                    return Err(format!(
+                        "platform `{key}`: must be a table like {{ os = \"macos\" }}"
+                    ));
+                };
+                let mut map = BTreeMap::new();
+                for (name, value) in overrides {
+                    if !OVERRIDES.contains(&name.as_str()) {
+                        return Err(format!(
+                            "platform `{key}`: unknown field `{name}`; expected one of {}",
+                            OVERRIDES.join(", ")
+                        ));
+                    }
+                    let Value::String(text) = value else {
+                        return Err(format!("platform `{key}`: field `{name}` must be a string"));
+                    };
+                    map.insert(name.clone(), text.clone());
+                }
+                platforms.insert(key.clone(), map);
+            }
+        }
+        Some(_) => return Err("field `platforms`: must be a table".into()),
+    }
+    let template = Template {
+        url: lock::required_string(table, "url")?,
+        archive,
+        bin: lock::optional_string(table, "bin")?,
+        ext: lock::optional_string(table, "ext")?,
+        platforms,
+    };
+    for key in template.platform_keys() {
+        let rendered = template
+            .render(version, &key)
+            .map_err(|error| format!("platform `{key}`: {error}"))?;
+        match &rendered.bin {
+            None if rendered.archive != ArchiveKind::Raw => {
+                return Err(format!(
+                    "platform `{key}`: a {} archive needs `bin`",
+                    rendered.archive.as_str()
+                ));
+            }
+            Some(bin) if !lock::safe_relative_path(bin) => {
+                return Err(format!(
+                    "platform `{key}`: bin {bin:?} must be a relative path inside the archive without `..`"
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(template)
+}
+
 /// Replaces `{name}` placeholders; an unknown one is an error naming it.
 pub fn substitute(text: &str, vars: &[(&str, String)]) -> Result<String, String> {
     let mut out = String::with_capacity(text.len());
@@ -137,19 +211,22 @@ pub fn substitute(text: &str, vars: &[(&str, String)]) -> Result<String, String>
     Ok(out)
 }
 
-/// The checksum-file URL for one artifact: `{url}`, `{asset}` (its file name) and `{version}`.
-pub fn checksums_url(pattern: &str, artifact_url: &str, version: &str) -> Result<String, String> {
-    let asset = artifact_url
-        .split(['?', '#'])
+/// The file name an artifact URL ends with (no query or fragment): the name checksum files use.
+pub fn asset_name(url: &str) -> String {
+    url.split(['?', '#'])
         .next()
         .and_then(|path| path.rsplit('/').next())
         .unwrap_or_default()
-        .to_string();
+        .to_string()
+}
+
+/// The checksum-file URL for one artifact: `{url}`, `{asset}` (its file name) and `{version}`.
+pub fn checksums_url(pattern: &str, artifact_url: &str, version: &str) -> Result<String, String> {
     substitute(
         pattern,
         &[
             ("url", artifact_url.to_string()),
-            ("asset", asset),
+            ("asset", asset_name(artifact_url)),
             ("version", version.to_string()),
         ],
     )

@@ -1,7 +1,10 @@
-# Removes the unpacked binaries; Chocolatey removes the shims itself.
+# Removes the folder chocolateyinstall.ps1 unpacked into tools\. Chocolatey itself removes the
+# op and octopipeline shims and the rest of the package folder.
+# TEMPLATE: the release workflow replaces @VERSION@.
 $ErrorActionPreference = 'Stop'
 $toolsDir = Split-Path -Parent $MyInvocation.MyCommand.Definition
-foreach ($name in @('op.exe', 'octopipeline.exe')) {
-  $path = Join-Path $toolsDir $name
-  if (Test-Path $path) { Remove-Item -Force $path }
+$version = '@VERSION@'
+$unpacked = Join-Path $toolsDir "octopipeline-$version-x86_64-pc-windows-msvc"
+if (Test-Path $unpacked) {
+  Remove-Item -Recurse -Force $unpacked
 }

@@ -1,0 +1,28 @@
+//! Integration tests of `op`: one test binary that runs the real `op` against fixture locks,
+//! fixture tools and loopback mirrors. Nothing here leaves 127.0.0.1; every wait is bounded.
+//!
+//! The tests need a Unix host: the fixture tools are `#!/bin/sh` scripts.
+#![cfg(unix)]
+
+mod support;
+
+mod lock_lifecycle;
+mod pipeline_bed;
+mod pipeline_build;
+mod pipeline_build_push;
+mod pipeline_files;
+mod pipeline_promote;
+mod pipeline_push;
+mod pipeline_registry;
+mod pipeline_run;
+mod pipeline_tools;
+mod pipeline_watch;
+mod toolchain_commands;
+mod toolchain_concurrency;
+mod toolchain_exec;
+mod toolchain_hostile;
+mod toolchain_install;
+mod toolchain_integrity;
+mod toolchain_lock;
+mod toolchain_network;
+mod toolchain_proxy;

@@ -1,0 +1,133 @@
+//! What the build, push, build-push and promote-image tests add to the pipeline test bed
+//! (`pipeline_bed`): fixture behaviours for `skaffold`, `pack`, `crane`, `docker` and `git`
+//! (stand-ins, not the real tools) and small helpers over the call log.
+//!
+//! Behaviours, driven by environment variables the tests set:
+//! - skaffold writes `--file-output` as skaffold does (`FIXTURE_SKAFFOLD_NO_OUTPUT` skips it),
+//!   prints skaffold-like progress with the tags; `FIXTURE_SKAFFOLD_EXIT=N` fails with N;
+//!   `FIXTURE_SKAFFOLD_WAIT=1` waits ~10 s and exits 42 on SIGTERM.
+//! - pack: `FIXTURE_PACK_EXIT=N`. crane: `FIXTURE_CRANE_EXIT=N`.
+//! - docker: `FIXTURE_DOCKER_FAIL=<subcommand>` makes that subcommand exit `FIXTURE_DOCKER_EXIT`.
+//! - git: `describe` prints `FIXTURE_GIT_TAG`, else fails as git does at an untagged commit.
+#![allow(dead_code, reason = "each test module uses part of these helpers")]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+pub use crate::pipeline_bed::{Call, Pipeline, strings};
+
+/// The digest the fixture skaffold reports for the first image it pushes.
+pub const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+pub const SKAFFOLD: &str = r#"
+out=""; repo=""; prev=""
+for a in "$@"; do
+  [ "$prev" = "--file-output" ] && out="$a"
+  [ "$prev" = "--default-repo" ] && repo="$a"
+  prev="$a"
+done
+if [ -n "$FIXTURE_SKAFFOLD_WAIT" ]; then
+  trap 'echo "fixture skaffold: got TERM" >> "$FIXTURE_LOG.signals"; exit 42' TERM
+  i=0; while [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done; exit 0
+fi
+if [ -n "$FIXTURE_SKAFFOLD_EXIT" ]; then echo "fixture skaffold: build failed" >&2; exit "$FIXTURE_SKAFFOLD_EXIT"; fi
+tag="${FIXTURE_TAG:-fixture1}"
+echo "Generating tags..."
+echo " - api -> $repo/api:$tag"
+echo " - web -> $repo/web:$tag"
+echo "Starting build..."
+echo "Build [api] succeeded" >&2
+echo "Build [web] succeeded" >&2
+if [ -n "$out" ] && [ -z "$FIXTURE_SKAFFOLD_NO_OUTPUT" ]; then
+  printf '{"builds":[{"imageName":"api","tag":"%s/api:%s@%s"},{"imageName":"web","tag":"%s/web:%s"}]}' \
+    "$repo" "$tag" "$FIXTURE_DIGEST" "$repo" "$tag" > "$out"
+fi
+"#;
+
+pub const DOCKER: &str = r#"
+if [ -n "$FIXTURE_DOCKER_FAIL" ] && [ "$1" = "$FIXTURE_DOCKER_FAIL" ]; then
+  echo "fixture docker: $1 failed" >&2; exit "${FIXTURE_DOCKER_EXIT:-1}"
+fi
+"#;
+
+pub const GIT: &str = r#"
+if [ "$1" = "describe" ] && [ -n "$FIXTURE_GIT_TAG" ]; then echo "$FIXTURE_GIT_TAG"; exit 0; fi
+echo "fatal: no tag exactly matches" >&2; exit 128
+"#;
+
+/// The test bed with these behaviours, `docker` and `git` fixtures first on PATH.
+pub fn bed() -> Pipeline {
+    let mut pipeline = Pipeline::with_pinned(&[
+        ("skaffold", SKAFFOLD),
+        ("pack", "exit ${FIXTURE_PACK_EXIT:-0}"),
+        ("crane", "exit ${FIXTURE_CRANE_EXIT:-0}"),
+    ]);
+    pipeline.host_tool("docker", DOCKER);
+    pipeline.host_tool("git", GIT);
+    pipeline.set("FIXTURE_DIGEST", DIGEST);
+    pipeline
+}
+
+/// The argv of the last call of `tool`.
+#[track_caller]
+pub fn last(pipeline: &Pipeline, tool: &str) -> Vec<String> {
+    pipeline
+        .argv_of(tool)
+        .pop()
+        .unwrap_or_else(|| panic!("{tool} never ran: {:?}", pipeline.calls()))
+}
+
+/// The last call of `tool`.
+#[track_caller]
+pub fn last_call(pipeline: &Pipeline, tool: &str) -> Call {
+    pipeline
+        .calls()
+        .into_iter()
+        .rfind(|call| call.tool == tool)
+        .unwrap_or_else(|| panic!("{tool} never ran"))
+}
+
+/// Where `op` installs the fixture `tool` (computed from the lock, so also before it exists).
+pub fn tool_path(pipeline: &Pipeline, tool: &str) -> PathBuf {
+    let lock = fs::read_to_string(pipeline.env.root().join("fixture-tools.lock")).unwrap();
+    let header = format!(
+        "[tools.{tool}.platforms.{}]",
+        crate::support::host_platform()
+    );
+    let sha = lock
+        .split(&header)
+        .nth(1)
+        .and_then(|rest| rest.split("sha256 = \"").nth(1))
+        .map(|rest| &rest[..12])
+        .unwrap_or_else(|| panic!("{tool} is not in the lock"));
+    pipeline
+        .env
+        .cache()
+        .join("tools")
+        .join(format!(
+            "{tool}-1.0.0-{}-{sha}",
+            crate::support::host_platform()
+        ))
+        .join("bin")
+        .join(tool)
+}
+
+/// The text of `relative` under the work directory.
+#[track_caller]
+pub fn read(pipeline: &Pipeline, relative: &str) -> String {
+    fs::read_to_string(pipeline.work().join(relative))
+        .unwrap_or_else(|error| panic!("read work/{relative}: {error}"))
+}
+
+/// Names in `dir` that look like leftovers of a write (there must never be any after a run).
+pub fn leftovers(dir: &Path) -> Vec<String> {
+    crate::support::dir_names(dir)
+        .into_iter()
+        .filter(|name| name.contains(".tmp") || name.contains("skaffold-output"))
+        .collect()
+}
+
+/// `path` as an argv string.
+pub fn text(path: &Path) -> String {
+    path.display().to_string()
+}
