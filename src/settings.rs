@@ -15,6 +15,7 @@ pub const TOOLCHAIN_PLATFORM: &str = "OP_TOOLCHAIN_PLATFORM";
 pub const LOCK_TIMEOUT: &str = "OP_LOCK_TIMEOUT";
 pub const HTTP_RETRIES: &str = "OP_HTTP_RETRIES";
 pub const HTTP_TIMEOUT: &str = "OP_HTTP_TIMEOUT";
+pub const HTTP_MIN_SPEED: &str = "OP_HTTP_MIN_SPEED";
 pub const NO_PROGRESS: &str = "OP_NO_PROGRESS";
 pub const NO_COLOR: &str = "NO_COLOR";
 pub const SSL_CERT_FILE: &str = "SSL_CERT_FILE";
@@ -64,6 +65,9 @@ pub struct ToolchainSettings {
     pub lock_timeout: Duration,
     pub retries: u32,
     pub http_timeout: Duration,
+    /// A download slower than this (bytes per second, averaged over each `http_timeout`
+    /// window) is abandoned and retried; 0 disables the floor.
+    pub min_speed: u64,
     pub progress: bool,
     pub ca_file: Option<PathBuf>,
 }
@@ -78,6 +82,14 @@ impl ToolchainSettings {
                 ))
             })?,
         };
+        let min_speed = match var(HTTP_MIN_SPEED) {
+            None => 1024,
+            Some(text) => text.trim().parse::<u64>().map_err(|_| {
+                OpError::config(format!(
+                    "{HTTP_MIN_SPEED}={text:?} is not a whole number of bytes per second (for example {HTTP_MIN_SPEED}=1024; 0 turns the floor off)"
+                ))
+            })?,
+        };
         Ok(Self {
             cache_dir: var(CACHE_DIR).map(PathBuf::from),
             mirror: var(TOOLCHAIN_MIRROR),
@@ -86,6 +98,7 @@ impl ToolchainSettings {
             lock_timeout: seconds(LOCK_TIMEOUT, 300)?,
             retries,
             http_timeout: seconds(HTTP_TIMEOUT, 30)?,
+            min_speed,
             progress: !flag(NO_PROGRESS),
             ca_file: var(SSL_CERT_FILE).map(PathBuf::from),
         })

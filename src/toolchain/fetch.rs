@@ -295,7 +295,8 @@ pub async fn download(
             loop {
                 file.set_len(0)?;
                 std::io::Seek::rewind(file)?;
-                let attempt = attempt_http(client, url, file, limit, entry, source, progress).await;
+                let attempt =
+                    attempt_http(client, settings, url, file, limit, entry, source, progress).await;
                 if let Some(result) = retrier.settle(attempt, &label, source).await {
                     return result;
                 }
@@ -304,8 +305,10 @@ pub async fn download(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn attempt_http(
     client: &reqwest::Client,
+    settings: &ToolchainSettings,
     url: &Url,
     file: &mut File,
     limit: u64,
@@ -340,10 +343,30 @@ async fn attempt_http(
     progress.start(announced.or(entry.artifact.size));
     let mut hasher = Sha256::new();
     let mut size: u64 = 0;
+    // The read timeout catches a silent server; this floor catches one that drips a few bytes
+    // just often enough to dodge it.
+    let mut window = (std::time::Instant::now(), 0u64);
     loop {
         match response.chunk().await {
             Ok(Some(chunk)) => {
                 size += chunk.len() as u64;
+                window.1 += chunk.len() as u64;
+                let elapsed = window.0.elapsed();
+                if settings.min_speed > 0 && elapsed >= settings.http_timeout {
+                    let floor = settings.min_speed as f64 * elapsed.as_secs_f64();
+                    if (window.1 as f64) < floor {
+                        return Attempt::Retry(
+                            format!(
+                                "too slow: {} bytes in {:.0} s, under the {} bytes/s floor (OP_HTTP_MIN_SPEED)",
+                                window.1,
+                                elapsed.as_secs_f64(),
+                                settings.min_speed
+                            ),
+                            None,
+                        );
+                    }
+                    window = (std::time::Instant::now(), 0);
+                }
                 if size > limit {
                     return Attempt::Fatal(integrity_error(
                         entry,

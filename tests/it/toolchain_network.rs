@@ -153,6 +153,42 @@ fn a_server_that_never_answers_times_out_with_exit_4() {
 }
 
 #[test]
+fn a_server_that_drips_under_the_speed_floor_is_abandoned_with_exit_4() {
+    // One byte every 100 ms never trips the 1 s read timeout; the speed floor catches it.
+    let drip = Reply::Drip {
+        chunk: 1,
+        every: Duration::from_millis(100),
+    };
+    let (mut env, server, _lock, path) = served_with(|route| route.then(drip));
+    env.set("OP_HTTP_RETRIES", "1")
+        .set("OP_HTTP_TIMEOUT", "1")
+        .set("OP_HTTP_MIN_SPEED", "1000");
+
+    env.op(&["toolchain", "install"])
+        .code(4)
+        .stderr_has("too slow")
+        .stderr_has("OP_HTTP_MIN_SPEED")
+        .faster_than(Duration::from_secs(4));
+
+    assert_eq!(server.gets(&path), 2, "{:?}", server.requests());
+    env.assert_nothing_installed();
+}
+
+#[test]
+fn a_slow_download_above_the_speed_floor_completes() {
+    let drip = Reply::Drip {
+        chunk: 8,
+        every: Duration::from_millis(100),
+    };
+    let (mut env, server, _lock, path) = served_with(|route| route.script([drip]));
+    env.set("OP_HTTP_TIMEOUT", "1")
+        .set("OP_HTTP_MIN_SPEED", "40");
+
+    env.op(&["toolchain", "install"]).success();
+    assert_eq!(server.gets(&path), 1, "{:?}", server.requests());
+}
+
+#[test]
 fn offline_with_an_empty_cache_exits_6_and_says_what_to_fetch() {
     let (lock, pin) = one_tool();
     let (mut env, server) = TestEnv::served(&lock);

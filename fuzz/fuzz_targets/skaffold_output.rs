@@ -1,0 +1,15 @@
+//! Image references read from skaffold's output, with and without an `--image-pattern`.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+use op_cli::pipeline::push::parse_output;
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+    for build in parse_output(&text, None) {
+        assert!(!build.tag.is_empty(), "empty reference");
+    }
+    let pattern = regex::Regex::new(r"(?P<image>\S+)\s+(?P<tag>\S+)$").unwrap();
+    for build in parse_output(&text, Some(&pattern)) {
+        assert!(!build.tag.is_empty(), "empty reference");
+    }
+});
