@@ -150,13 +150,10 @@ impl Cache {
     /// Creates `dir` (and parents) with a message that names it.
     pub fn create_dir(dir: &Path) -> Result<()> {
         std::fs::create_dir_all(dir).map_err(|error| {
-            let hint = "check the permissions and free space of the cache, or set OP_CACHE_DIR";
-            OpError::new(
-                crate::error::Code::Failure,
-                format!("cannot create cache directory {}: {error}", dir.display()),
+            unwritable(
+                format!("cannot create cache directory {}", dir.display()),
+                error,
             )
-            .with_hint(hint)
-            .into()
         })
     }
 
@@ -176,7 +173,9 @@ impl Cache {
             .create(true)
             .truncate(false)
             .open(&path)
-            .with_context(|| format!("cannot open lock file {}", path.display()))?;
+            .map_err(|error| {
+                unwritable(format!("cannot open lock file {}", path.display()), error)
+            })?;
         let started = Instant::now();
         let mut announced = false;
         loop {
@@ -233,6 +232,17 @@ pub fn now_unix() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|elapsed| elapsed.as_secs())
         .unwrap_or(0)
+}
+
+/// A cache this process cannot write: what failed, and the ways out.
+fn unwritable(what: String, error: std::io::Error) -> anyhow::Error {
+    OpError::new(crate::error::Code::Failure, format!("{what}: {error}"))
+        .with_hint(
+            "the cache must be writable to install into it: free some space, fix its permissions, \
+             or point OP_CACHE_DIR at a writable directory (tools already in a read-only cache \
+             still run)",
+        )
+        .into()
 }
 
 #[cfg(test)]

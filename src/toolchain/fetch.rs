@@ -3,7 +3,7 @@
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Result;
@@ -217,6 +217,20 @@ async fn send_passing<T>(
         Ok(response) => response,
         Err(error) => {
             let reason = describe_reqwest(&error);
+            // A redirect loop will loop again.
+            if error.is_redirect() {
+                return Err(Attempt::Fatal(
+                    OpError::new(
+                        Code::Download,
+                        format!(
+                            "{label}: {} redirects in a loop or more than 10 times: {reason}",
+                            source.describe()
+                        ),
+                    )
+                    .with_hint("check the URL in toolchain.lock and OP_TOOLCHAIN_MIRROR")
+                    .into(),
+                ));
+            }
             // A certificate the client does not trust will not become trusted by retrying.
             if reason.contains("certificate") {
                 return Err(Attempt::Fatal(
@@ -263,7 +277,44 @@ async fn send_passing<T>(
 
 /// Streams `entry`'s artifact from `source` into `file`, hashing as it goes, enforcing the
 /// lock's `size` (or [`HARD_CAP`]); retries transient failures from scratch.
+/// Downloads `source` into `file` (which lives at `path`, named in write errors).
 pub async fn download(
+    client: Option<&reqwest::Client>,
+    settings: &ToolchainSettings,
+    entry: &Entry,
+    source: &Source,
+    (file, path): (&mut File, &Path),
+    progress: &dyn Progress,
+) -> Result<Downloaded> {
+    download_into(client, settings, entry, source, file, progress)
+        .await
+        .map_err(|error| match error.downcast::<WriteFailed>() {
+            Ok(WriteFailed(io)) => OpError::new(
+                Code::Failure,
+                format!("{}: cannot write {}: {io}", entry.label(), path.display()),
+            )
+            .with_hint(
+                "free space on that filesystem, or point OP_CACHE_DIR at a directory with room \
+                 (nothing was installed; the partial download was removed)",
+            )
+            .into(),
+            Err(error) => error,
+        })
+}
+
+/// A failed write into the download file; [`download`] names the file.
+#[derive(Debug)]
+struct WriteFailed(std::io::Error);
+
+impl std::fmt::Display for WriteFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cannot write the download: {}", self.0)
+    }
+}
+
+impl std::error::Error for WriteFailed {}
+
+async fn download_into(
     client: Option<&reqwest::Client>,
     settings: &ToolchainSettings,
     entry: &Entry,
@@ -550,12 +601,7 @@ fn copy_hashed(
 }
 
 fn write_error(error: std::io::Error) -> anyhow::Error {
-    OpError::new(
-        Code::Failure,
-        format!("cannot write into the cache: {error}"),
-    )
-    .with_hint("check free space and permissions of the cache directory (OP_CACHE_DIR)")
-    .into()
+    WriteFailed(error).into()
 }
 
 pub fn integrity_error(entry: &Entry, source: &Source, what: &str) -> anyhow::Error {

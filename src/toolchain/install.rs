@@ -185,7 +185,7 @@ async fn transact(shared: &Shared, entry: &Entry, source: &Source, staging: &Pat
         &shared.settings,
         entry,
         source,
-        &mut file,
+        (&mut file, &download_path),
         progress.as_ref(),
     )
     .await;

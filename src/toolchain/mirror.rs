@@ -193,7 +193,15 @@ async fn fetch_into(
     let mut file = temp.reopen()?;
     let bar = output.download_bar(entry);
     let started = std::time::Instant::now();
-    let result = fetch::download(client, settings, entry, source, &mut file, bar.as_ref()).await;
+    let result = fetch::download(
+        client,
+        settings,
+        entry,
+        source,
+        (&mut file, temp.path()),
+        bar.as_ref(),
+    )
+    .await;
     bar.finish();
     let downloaded = result?;
     fetch::check_digest(entry, source, &downloaded)?;

@@ -175,6 +175,28 @@ fn a_server_that_drips_under_the_speed_floor_is_abandoned_with_exit_4() {
 }
 
 #[test]
+fn a_redirect_loop_fails_at_once_with_exit_4_and_is_not_retried() {
+    let (mut env, server, _lock, path) = served_with(|route| {
+        let path = route_path();
+        route.then(Reply::Status(302)).header("Location", &path)
+    });
+    env.set("OP_HTTP_RETRIES", "3");
+
+    env.op(&["toolchain", "install"])
+        .code(4)
+        .stderr_has("redirects in a loop");
+
+    // reqwest follows 10 redirects; one attempt is 11 GETs and there is no second attempt.
+    assert_eq!(server.gets(&path), 11, "{:?}", server.requests());
+    env.assert_nothing_installed();
+}
+
+/// The request target of [`one_tool`]'s artifact.
+fn route_path() -> String {
+    one_tool().1.artifact().server_path()
+}
+
+#[test]
 fn a_slow_download_above_the_speed_floor_completes() {
     let drip = Reply::Drip {
         chunk: 8,
