@@ -401,17 +401,8 @@ fn prune(toolchain: &Toolchain, dry_run: bool) -> Result<()> {
             freed += bytes;
         }
     }
-    if !dry_run && let Ok(dir) = std::fs::read_dir(cache.staging_dir()) {
-        for item in dir.flatten() {
-            let name = item.file_name().to_string_lossy().into_owned();
-            // Staging names are `<key>.<pid>.<nonce>`; the key itself may contain dots.
-            let Some(key) = name.rsplitn(3, '.').nth(2) else {
-                continue;
-            };
-            if let Ok(_lock) = cache.lock(key, std::time::Duration::ZERO, &|_| {}) {
-                install::remove_any(&item.path())?;
-            }
-        }
+    if !dry_run {
+        install::sweep_staging(cache);
     }
     toolchain.output.info(&format!(
         "{} {removed} cached tool(s), {} ({})",

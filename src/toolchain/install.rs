@@ -31,6 +31,7 @@ pub fn ensure(
     output: &Output,
     entries: &[Entry],
 ) -> Result<Vec<Outcome>> {
+    sweep_staging(cache);
     let missing: Vec<usize> = (0..entries.len())
         .filter(|&index| !entries[index].is_installed())
         .collect();
@@ -279,6 +280,31 @@ fn discard_leftovers(cache: &Cache, entry: &Entry) -> Result<()> {
         remove_any(&entry.dir)?;
     }
     Ok(())
+}
+
+/// Removes what killed processes left in `staging/` for any artifact, including ones that are
+/// installed by now (a kill between the rename and the clean-up). A staging directory
+/// `<key>.<pid>.<nonce>` whose artifact lock is free belongs to no running install. Best
+/// effort and silent: a read-only cache must still run the tools it holds. Returns how many
+/// directories were removed.
+pub fn sweep_staging(cache: &Cache) -> usize {
+    let Ok(dir) = std::fs::read_dir(cache.staging_dir()) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for item in dir.flatten() {
+        let name = item.file_name().to_string_lossy().into_owned();
+        // The key itself may contain dots; the last two fields are the pid and the nonce.
+        let Some(key) = name.rsplitn(3, '.').nth(2) else {
+            continue;
+        };
+        if let Ok(_lock) = cache.lock(key, std::time::Duration::ZERO, &|_| {})
+            && remove_any(&item.path()).is_ok()
+        {
+            removed += 1;
+        }
+    }
+    removed
 }
 
 pub fn remove_any(path: &Path) -> Result<()> {

@@ -160,6 +160,31 @@ fn without_a_terminal_progress_is_one_plain_line_per_download() {
 }
 
 #[test]
+fn staging_left_by_a_killed_run_is_swept_even_when_its_tool_is_installed() {
+    // A kill between the rename into tools/ and the clean-up leaves staging behind for an
+    // artifact that is installed; the next command must not keep it forever.
+    let lock = three_tools();
+    let (env, server) = TestEnv::served(&lock);
+    env.op(&["toolchain", "install"]).success();
+    let pin = &lock.pins[0];
+    let key = pin.dir_name(host_platform());
+    let leftover = env.cache().join(format!("staging/{key}.999999.0123abcd"));
+    std::fs::create_dir_all(leftover.join("entry/bin")).unwrap();
+    std::fs::write(leftover.join("download"), b"partial").unwrap();
+    let requests = server.request_count();
+
+    env.op(&["toolchain", "exec", &pin.tool]).success();
+
+    assert_eq!(env.staging(), Vec::<String>::new(), "leftover survived");
+    assert_eq!(
+        server.request_count(),
+        requests,
+        "the sweep downloaded something"
+    );
+    env.op(&["toolchain", "verify"]).success();
+}
+
+#[test]
 fn a_second_install_makes_no_request() {
     let lock = three_tools();
     let (env, server) = TestEnv::served(&lock);
