@@ -212,13 +212,15 @@ pub fn parse_output(text: &str, pattern: Option<&Regex>) -> Vec<Build> {
             return builds;
         }
     }
-    let patterns = [
-        r"Tagged .+ as (?P<ref>\S+)",
-        r"Built .+ -> (?P<ref>\S+)",
-        r"(?P<ref>[a-zA-Z0-9][a-zA-Z0-9._/-]+:[a-zA-Z0-9][a-zA-Z0-9._-]+)",
-    ];
-    for pattern in patterns {
-        let regex = Regex::new(pattern).expect("the built-in patterns are valid");
+    static PATTERNS: std::sync::LazyLock<[Regex; 3]> = std::sync::LazyLock::new(|| {
+        [
+            r"Tagged .+ as (?P<ref>\S+)",
+            r"Built .+ -> (?P<ref>\S+)",
+            r"(?P<ref>[a-zA-Z0-9][a-zA-Z0-9._/-]+:[a-zA-Z0-9][a-zA-Z0-9._-]+)",
+        ]
+        .map(|pattern| Regex::new(pattern).expect("the built-in patterns are valid"))
+    });
+    for regex in PATTERNS.iter() {
         for line in text.lines().rev() {
             if let Some(reference) = regex.captures(line).and_then(|found| found.name("ref"))
                 && (reference.as_str().contains('/') || reference.as_str().contains(':'))
