@@ -86,7 +86,8 @@ struct ListRow<'a> {
     platform: &'a str,
     installed: bool,
     path: PathBuf,
-    url: &'a str,
+    /// Credentials redacted: this output ends up in CI logs.
+    url: String,
     sha256: &'a str,
 }
 
@@ -112,7 +113,7 @@ fn list(toolchain: &Toolchain, args: ListArgs) -> Result<()> {
             platform: &platform,
             installed: entry.is_installed(),
             path: entry.exe(),
-            url: &artifact.url,
+            url: crate::toolchain::fetch::redact(&artifact.url),
             sha256: &artifact.sha256,
         });
     }

@@ -67,6 +67,47 @@ fn a_password_in_the_lock_url_is_redacted_from_the_digest_message() {
 }
 
 #[test]
+fn a_password_in_the_lock_url_is_never_printed_nor_stored() {
+    let server = Server::http();
+    let mut pin = Pin::fixture("fixture-tool", "1.2.3", Kind::Raw);
+    let path = "github.com/acme/fixture-tool/releases/download/v1.2.3/fixture-tool";
+    pin.artifact_mut().url = format!(
+        "http://deploy-bot:hunter2-lock-secret@127.0.0.1:{}/{path}",
+        server.port()
+    );
+    let body = pin.artifact().body.clone();
+    server.route(&format!("/{path}"), crate::support::Route::new(body));
+    let env = TestEnv::new();
+    env.write_lock(&Lock::new(vec![pin]));
+
+    let mut printed = String::new();
+    for args in [
+        &["toolchain", "install"][..],
+        &["toolchain", "list"],
+        &["toolchain", "list", "--json"],
+        &["toolchain", "list", "--markdown"],
+        &["toolchain", "verify"],
+    ] {
+        let run = env.op(args);
+        run.success();
+        printed.push_str(&run.stdout);
+        printed.push_str(&run.stderr);
+    }
+    assert!(printed.contains("***@127.0.0.1"), "{printed}");
+    assert!(!printed.contains("hunter2-lock-secret"), "{printed}");
+    for file in crate::support::walk(&env.cache()) {
+        if file.is_file() {
+            let text = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned();
+            assert!(
+                !text.contains("hunter2-lock-secret"),
+                "{} holds the password",
+                file.display()
+            );
+        }
+    }
+}
+
+#[test]
 fn a_wrong_digest_from_a_file_mirror_exits_3() {
     let pin = with_wrong_digest(Pin::fixture("fixture-tool", "1.2.3", Kind::Zip));
     let lock = Lock::new(vec![pin.clone()]);
