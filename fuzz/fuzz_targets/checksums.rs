@@ -11,7 +11,11 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(lines) = parse(text, "SHA256SUMS") {
         for line in &lines {
             assert_eq!(line.sha256.len(), 64);
-            assert!(line.sha256.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+            assert!(
+                line.sha256
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            );
         }
         let _ = digest_for(&lines, "tool_linux_amd64.tar.gz", "SHA256SUMS");
         if let Some(name) = lines.iter().find_map(|line| line.name.clone()) {

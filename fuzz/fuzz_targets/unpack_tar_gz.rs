@@ -35,7 +35,11 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(_) => {
             for path in &found {
-                assert!(path.starts_with(&out), "wrote {} outside the destination", path.display());
+                assert!(
+                    path.starts_with(&out),
+                    "wrote {} outside the destination",
+                    path.display()
+                );
             }
         }
     }

@@ -61,8 +61,8 @@ fn sigkill_at_random_moments_never_leaves_a_partial_tool() {
         let phase = match (run.code, installed_before, staged) {
             (Some(0), _, _) => "finished before the kill".to_string(),
             (_, 0, 0) => "before any download".to_string(),
-            (_, done, 0) => format!("{done}/3 installed, none in flight"),
-            (_, done, _) => format!("{done}/3 installed, downloads in flight"),
+            (_, done, 0) => format!("{done}/3 installed, staging empty"),
+            (_, done, _) => format!("{done}/3 installed, staging in use"),
         };
         *by_phase.entry(phase.clone()).or_default() += 1;
         let after_kill = check_cache(&env, &tools);
