@@ -275,9 +275,9 @@ async fn send_passing<T>(
     Ok(response)
 }
 
-/// Streams `entry`'s artifact from `source` into `file`, hashing as it goes, enforcing the
-/// lock's `size` (or [`HARD_CAP`]); retries transient failures from scratch.
-/// Downloads `source` into `file` (which lives at `path`, named in write errors).
+/// Streams `entry`'s artifact from `source` into `file` (which lives at `path`, named if a
+/// write fails), hashing as it goes, enforcing the lock's `size` (or [`HARD_CAP`]); retries
+/// transient failures from scratch.
 pub async fn download(
     client: Option<&reqwest::Client>,
     settings: &ToolchainSettings,
