@@ -45,7 +45,15 @@ fn nix_uid() -> u32 {
 
 /// `op toolchain install` with `env`'s environment, as `uid` when given.
 fn install(env: &TestEnv, uid: Option<u32>) -> (Option<i32>, String, f64) {
-    let mut command = env.std_command(assert_cmd::cargo::cargo_bin!("op"));
+    let mut binary = PathBuf::from(assert_cmd::cargo::cargo_bin!("op"));
+    if uid.is_some() {
+        // The build directory may sit where another user cannot reach it: run a copy.
+        let copy = env.root().join("op");
+        fs::copy(&binary, &copy).expect("copy op");
+        fs::set_permissions(&copy, fs::Permissions::from_mode(0o755)).expect("chmod op");
+        binary = copy;
+    }
+    let mut command = env.std_command(&binary);
     command.args(["toolchain", "install"]);
     if let Some(uid) = uid {
         command.uid(uid).gid(uid);
