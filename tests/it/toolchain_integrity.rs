@@ -38,17 +38,26 @@ fn a_wrong_digest_exits_3_says_what_differs_and_installs_nothing() {
     env.op(&["toolchain", "which", "fixture-tool"]).code(1);
 }
 
-#[test]
-fn a_password_in_the_lock_url_is_redacted_from_the_digest_message() {
+const PASSWORD: &str = "hunter2-lock-secret";
+
+/// A fixture pin whose lock URL carries a user and [`PASSWORD`], served by a new server at
+/// `path` (returned).
+fn pin_with_password() -> (Server, Pin, &'static str) {
     let server = Server::http();
     let mut pin = Pin::fixture("fixture-tool", "1.2.3", Kind::Raw);
     let path = "github.com/acme/fixture-tool/releases/download/v1.2.3/fixture-tool";
     pin.artifact_mut().url = format!(
-        "http://deploy-bot:hunter2-lock-secret@127.0.0.1:{}/{path}",
+        "http://deploy-bot:{PASSWORD}@127.0.0.1:{}/{path}",
         server.port()
     );
     let body = pin.artifact().body.clone();
     server.route(&format!("/{path}"), crate::support::Route::new(body));
+    (server, pin, path)
+}
+
+#[test]
+fn a_password_in_the_lock_url_is_redacted_from_the_digest_message() {
+    let (server, pin, path) = pin_with_password();
     let pin = with_wrong_digest(pin);
     let env = TestEnv::new();
     env.write_lock(&Lock::new(vec![pin]));
@@ -56,7 +65,7 @@ fn a_password_in_the_lock_url_is_redacted_from_the_digest_message() {
     env.op(&["toolchain", "install"])
         .code(3)
         .stderr_has(&format!("127.0.0.1:{}/{path}", server.port()))
-        .stderr_lacks("hunter2-lock-secret");
+        .stderr_lacks(PASSWORD);
     env.assert_nothing_installed();
     assert_eq!(
         server.gets(&format!("/{path}")),
@@ -68,15 +77,7 @@ fn a_password_in_the_lock_url_is_redacted_from_the_digest_message() {
 
 #[test]
 fn a_password_in_the_lock_url_is_never_printed_nor_stored() {
-    let server = Server::http();
-    let mut pin = Pin::fixture("fixture-tool", "1.2.3", Kind::Raw);
-    let path = "github.com/acme/fixture-tool/releases/download/v1.2.3/fixture-tool";
-    pin.artifact_mut().url = format!(
-        "http://deploy-bot:hunter2-lock-secret@127.0.0.1:{}/{path}",
-        server.port()
-    );
-    let body = pin.artifact().body.clone();
-    server.route(&format!("/{path}"), crate::support::Route::new(body));
+    let (_server, pin, _path) = pin_with_password();
     let env = TestEnv::new();
     env.write_lock(&Lock::new(vec![pin]));
 
@@ -94,12 +95,12 @@ fn a_password_in_the_lock_url_is_never_printed_nor_stored() {
         printed.push_str(&run.stderr);
     }
     assert!(printed.contains("***@127.0.0.1"), "{printed}");
-    assert!(!printed.contains("hunter2-lock-secret"), "{printed}");
+    assert!(!printed.contains(PASSWORD), "{printed}");
     for file in crate::support::walk(&env.cache()) {
         if file.is_file() {
             let text = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned();
             assert!(
-                !text.contains("hunter2-lock-secret"),
+                !text.contains(PASSWORD),
                 "{} holds the password",
                 file.display()
             );
