@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use crate::support::{Kind, TestEnv, walk};
+use crate::support::{Kind, Server, TestEnv, walk};
 use crate::{Big, Report, Rng, big_tool, lock_of, seed, staging_files};
 
 /// Unmounts on drop.
@@ -76,12 +76,20 @@ fn first_error(stderr: &str) -> String {
         .replace('|', "\\|")
 }
 
-/// Two tools: `first` installed beforehand, `second` the one the broken cache cannot take.
-fn two_tools(rng: &mut Rng, second_len: usize) -> (Big, Big) {
-    (
-        big_tool("fixture-first", Kind::TarGz, 64 * 1024, rng),
-        big_tool("fixture-second", Kind::Raw, second_len, rng),
-    )
+/// Two tools — `fixture-first`, installed beforehand, and `fixture-second` (`second_len`
+/// bytes), the one the broken cache cannot take — and a test env serving only the first.
+fn two_tools(rng: &mut Rng, second_len: usize) -> (TestEnv, Server, [Big; 2]) {
+    let first = big_tool("fixture-first", Kind::TarGz, 64 * 1024, rng);
+    let second = big_tool("fixture-second", Kind::Raw, second_len, rng);
+    let (env, server) = TestEnv::served(&lock_of(std::slice::from_ref(&first)));
+    (env, server, [first, second])
+}
+
+/// Installs the first tool, then pins (and serves) both.
+fn install_first_then_pin_both(env: &TestEnv, server: &Server, tools: &[Big; 2]) {
+    env.op(&["toolchain", "install"]).success();
+    server.publish(&lock_of(tools));
+    env.write_lock(&lock_of(tools));
 }
 
 #[test]
@@ -102,22 +110,19 @@ fn a_read_only_or_full_cache_fails_clearly_and_corrupts_nothing() {
 
     // 1. A cache owned by root, used by an unprivileged user (uid 65534).
     {
-        let (first, second) = two_tools(&mut rng, 1024 * 1024);
-        let (env, server) = TestEnv::served(&lock_of(std::slice::from_ref(&first)));
-        env.op(&["toolchain", "install"]).success();
-        let tools = [first, second];
-        server.publish(&lock_of(&tools));
-        env.write_lock(&lock_of(&tools));
+        let (env, server, tools) = two_tools(&mut rng, 1024 * 1024);
+        install_first_then_pin_both(&env, &server, &tools);
+        // Readable (and executables runnable) by everyone, writable by root only.
         for path in walk(env.root())
             .into_iter()
             .chain([env.root().to_path_buf()])
         {
-            let mode = if path.is_dir() { 0o755 } else { 0o644 };
-            let keep_exec = fs::metadata(&path).map(|m| m.permissions().mode() & 0o111 != 0);
-            let mode = if keep_exec.unwrap_or(false) {
+            let executable =
+                fs::metadata(&path).is_ok_and(|meta| meta.permissions().mode() & 0o111 != 0);
+            let mode = if path.is_dir() || executable {
                 0o755
             } else {
-                mode
+                0o644
             };
             let _ = fs::set_permissions(&path, fs::Permissions::from_mode(mode));
         }
@@ -132,12 +137,8 @@ fn a_read_only_or_full_cache_fails_clearly_and_corrupts_nothing() {
     // 2. A read-only bind mount of the cache (as root: permissions do not stop root, the
     //    mount does).
     {
-        let (first, second) = two_tools(&mut rng, 1024 * 1024);
-        let (env, server) = TestEnv::served(&lock_of(std::slice::from_ref(&first)));
-        env.op(&["toolchain", "install"]).success();
-        let tools = [first, second];
-        server.publish(&lock_of(&tools));
-        env.write_lock(&lock_of(&tools));
+        let (env, server, tools) = two_tools(&mut rng, 1024 * 1024);
+        install_first_then_pin_both(&env, &server, &tools);
         let cache = env.cache();
         match mount(&["--bind", cache.to_str().unwrap()], &cache).and_then(|bind| {
             mount(&["-o", "remount,ro,bind"], &cache).map(|ro| {
@@ -157,15 +158,11 @@ fn a_read_only_or_full_cache_fails_clearly_and_corrupts_nothing() {
 
     // 3. A full disk: the cache on an 8 MiB tmpfs, the second tool 32 MiB.
     {
-        let (first, second) = two_tools(&mut rng, 32 * 1024 * 1024);
-        let (env, server) = TestEnv::served(&lock_of(std::slice::from_ref(&first)));
+        let (env, server, tools) = two_tools(&mut rng, 32 * 1024 * 1024);
         let cache = env.cache();
         match mount(&["-t", "tmpfs", "-o", "size=8m", "tmpfs"], &cache) {
             Ok(_tmpfs) => {
-                env.op(&["toolchain", "install"]).success();
-                let tools = [first, second];
-                server.publish(&lock_of(&tools));
-                env.write_lock(&lock_of(&tools));
+                install_first_then_pin_both(&env, &server, &tools);
                 rows.push(case(
                     "cache on a full filesystem (8 MiB tmpfs, 32 MiB tool)",
                     &env,

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use support::archive::{self, Entry};
-use support::{Artifact, Kind, Lock, Pin, TestEnv, dir_names, host_platform, sha256_hex};
+use support::{Artifact, Kind, Lock, Pin, TestEnv, host_platform, sha256_hex};
 
 /// A whole number from the environment, or `default`.
 pub fn count(var: &str, default: u64) -> u64 {
@@ -287,9 +287,4 @@ pub fn empty_cache(env: &TestEnv) {
         fs::remove_dir_all(&cache).expect("remove cache");
     }
     fs::create_dir_all(&cache).expect("create cache");
-}
-
-/// Top-level names under the cache.
-pub fn cache_layout(env: &TestEnv) -> Vec<String> {
-    dir_names(&env.cache())
 }
