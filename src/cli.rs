@@ -205,12 +205,20 @@ Examples:
     )]
     Mirror(MirrorArgs),
 
-    /// Remove cached tools that the active lock does not pin
-    #[command(after_help = "Examples:\n  op toolchain prune --dry-run\n  op toolchain prune")]
+    /// Remove cached tools that the active lock does not pin and nothing used lately
+    #[command(
+        after_help = "A cache shared by several repositories holds tools of other locks too: an entry\n\
+is kept while any op used it within --unused-for (every run of a tool marks its entry).\n\
+Only directories op created (an entry name and an op receipt) are ever removed.\n\n\
+Examples:\n  op toolchain prune --dry-run\n  op toolchain prune\n  op toolchain prune --unused-for 0    remove every entry this lock does not pin, now"
+    )]
     Prune {
         /// Only print what would be removed
         #[arg(long)]
         dry_run: bool,
+        /// Keep entries used within this long (`30d`, `12h`, `90m`, `0` for none)
+        #[arg(long, value_name = "AGE", default_value = "1d")]
+        unused_for: String,
     },
 }
 

@@ -1,7 +1,7 @@
 //! The install transaction: fast path, then per-artifact lock, re-check, streamed and verified
 //! download into staging, unpack, receipt, and one atomic rename into place.
 
-use std::path::{Path, PathBuf};
+use std::io::Write;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -10,8 +10,13 @@ use anyhow::{Context, Result};
 use crate::error::{Code, OpError};
 use crate::output::Output;
 use crate::settings::ToolchainSettings;
-use crate::toolchain::cache::{Cache, Entry, RECEIPT, Receipt, now_unix};
+use crate::toolchain::cache::store::{self, Dir, Kind, mode};
+use crate::toolchain::cache::{
+    ARTIFACT, Cache, Entry, RECEIPT, Receipt, STAGING, State, TOOLS, now_unix, staging_key,
+    staging_name,
+};
 use crate::toolchain::fetch::{self, Source};
+use crate::toolchain::lock::ArchiveKind;
 use crate::toolchain::unpack;
 
 /// What `ensure` did for one entry.
@@ -23,18 +28,23 @@ pub enum Outcome {
     Installed { bytes: u64, seconds: f64 },
 }
 
-/// Makes sure every entry is installed. Installs missing ones in parallel; reports every
+/// Makes sure every entry is installed (with `force`, reinstalled: the new copy replaces the
+/// old one only once it is verified). Installs missing ones in parallel; reports every
 /// failure and returns the first one (in the given order) as the error.
 pub fn ensure(
     cache: &Cache,
     settings: &ToolchainSettings,
     output: &Output,
     entries: &[Entry],
+    force: bool,
 ) -> Result<Vec<Outcome>> {
     sweep_staging(cache);
-    let missing: Vec<usize> = (0..entries.len())
-        .filter(|&index| !entries[index].is_installed())
-        .collect();
+    let mut missing = Vec::new();
+    for (index, entry) in entries.iter().enumerate() {
+        if force || !matches!(entry.state(cache)?, State::Installed(_)) {
+            missing.push(index);
+        }
+    }
     let mut outcomes = vec![Outcome::Present; entries.len()];
     if missing.is_empty() {
         return Ok(outcomes);
@@ -58,8 +68,6 @@ pub fn ensure(
         None
     };
 
-    Cache::create_dir(&cache.tools_dir())?;
-    Cache::create_dir(&cache.staging_dir())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -78,7 +86,7 @@ pub fn ensure(
             .map(|(&index, source)| {
                 let shared = Arc::clone(&shared);
                 let entry = entries[index].clone();
-                tokio::spawn(async move { install_one(&shared, &entry, &source).await })
+                tokio::spawn(async move { install_one(&shared, &entry, &source, force).await })
             })
             .collect();
         let mut results = Vec::with_capacity(tasks.len());
@@ -132,7 +140,12 @@ fn offline_error(entry: &Entry) -> Result<anyhow::Error> {
     .into())
 }
 
-async fn install_one(shared: &Shared, entry: &Entry, source: &Source) -> Result<Outcome> {
+async fn install_one(
+    shared: &Shared,
+    entry: &Entry,
+    source: &Source,
+    force: bool,
+) -> Result<Outcome> {
     let started = Instant::now();
     let lock = {
         let cache = shared.cache.clone();
@@ -150,20 +163,16 @@ async fn install_one(shared: &Shared, entry: &Entry, source: &Source) -> Result<
         .await??
     };
     // Another process may have finished the install while we waited for the lock.
-    if entry.is_installed() {
+    if matches!(entry.state(&shared.cache)?, State::Installed(_)) && !force {
         return Ok(Outcome::Present);
     }
-    discard_leftovers(&shared.cache, entry)?;
-
-    let staging = shared.cache.staging_dir().join(format!(
-        "{}.{}.{}",
-        entry.key,
-        std::process::id(),
-        nonce()
-    ));
-    Cache::create_dir(&staging)?;
-    let result = transact(shared, entry, source, &staging).await;
-    let _ = std::fs::remove_dir_all(&staging);
+    let (root, staging) = shared.cache.create_sub(STAGING)?;
+    let tools = Arc::new(root.create_dir(TOOLS, mode::SHARED_DIR)?);
+    let work_name = staging_name(&entry.key);
+    let work = Arc::new(staging.create_new_dir(&work_name, mode::PRIVATE_DIR)?);
+    let result = transact(shared, entry, source, &work, &tools).await;
+    // Whatever is left in the work directory (a failed build, or the entry it replaced) goes.
+    let _ = staging.remove_tree(&work_name);
     drop(lock);
     let bytes = result?;
     let seconds = started.elapsed().as_secs_f64();
@@ -171,15 +180,16 @@ async fn install_one(shared: &Shared, entry: &Entry, source: &Source) -> Result<
     Ok(Outcome::Installed { bytes, seconds })
 }
 
-/// Download, verify, unpack, write the receipt, then rename the finished entry into place.
-async fn transact(shared: &Shared, entry: &Entry, source: &Source, staging: &Path) -> Result<u64> {
-    let download_path = staging.join("download");
-    let mut file = std::fs::File::options()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .open(&download_path)
-        .with_context(|| format!("cannot create {}", download_path.display()))?;
+/// Download and verify into `work`, then build the entry there and swap it into `tools`.
+async fn transact(
+    shared: &Shared,
+    entry: &Entry,
+    source: &Source,
+    work: &Arc<Dir>,
+    tools: &Arc<Dir>,
+) -> Result<u64> {
+    let download_path = work.join(DOWNLOAD);
+    let mut file = work.create_file(DOWNLOAD, mode::SHARED_FILE)?;
     let progress = shared.output.download_bar(entry);
     let downloaded = fetch::download(
         shared.client.as_ref(),
@@ -196,30 +206,34 @@ async fn transact(shared: &Shared, entry: &Entry, source: &Source, staging: &Pat
     drop(file);
 
     let entry = entry.clone();
-    let staging = staging.to_path_buf();
     let source = source.clone();
     let size = downloaded.size;
-    tokio::task::spawn_blocking(move || commit(&entry, &source, &staging, &download_path, size))
-        .await??;
+    let work = Arc::clone(work);
+    let tools = Arc::clone(tools);
+    tokio::task::spawn_blocking(move || {
+        build(&entry, &source, &work, size)?;
+        place(&entry, &work, &tools)
+    })
+    .await??;
     Ok(size)
 }
 
-fn commit(
-    entry: &Entry,
-    source: &Source,
-    staging: &Path,
-    download: &Path,
-    size: u64,
-) -> Result<()> {
-    let built = staging.join("entry");
-    let bin_dir = built.join("bin");
-    Cache::create_dir(&bin_dir)?;
-    let exe = bin_dir.join(&entry.exe_name);
+/// The name of the download inside a work directory.
+const DOWNLOAD: &str = "download";
+/// The name of the entry being built inside a work directory.
+const BUILT: &str = "entry";
+
+/// Unpacks the verified download into `work/entry`, keeps the archive beside the executable,
+/// and writes the receipt. The work directory is `0700`, so nobody else can open a file in it
+/// while it is being written; the finished entry is opened up to `0755` last.
+fn build(entry: &Entry, source: &Source, work: &Dir, size: u64) -> Result<()> {
+    let built = work.create_new_dir(BUILT, mode::PRIVATE_DIR)?;
+    let bin = built.create_new_dir("bin", mode::SHARED_DIR)?;
     let unpacked = unpack::extract(
         entry.artifact.archive,
         entry.artifact.bin.as_deref(),
-        download,
-        &exe,
+        &work.join(DOWNLOAD),
+        &bin.join(&entry.exe_name),
     )
     .map_err(|error| {
         let code = if error.downcast_ref::<unpack::UnpackError>().is_some() {
@@ -236,6 +250,11 @@ fn commit(
             ),
         ))
     })?;
+    if entry.artifact.archive != ArchiveKind::Raw {
+        // The lock's digest is the only trust anchor: `verify` re-derives the executable
+        // from this copy of the verified archive.
+        work.rename(DOWNLOAD, &built, ARTIFACT)?;
+    }
     let receipt = Receipt {
         tool: entry.tool.clone(),
         version: entry.version.clone(),
@@ -244,112 +263,77 @@ fn commit(
         source: source.describe(),
         sha256: entry.artifact.sha256.clone(),
         size,
+        archive: entry.artifact.archive.as_str().to_string(),
+        archive_bin: entry.archive_bin().to_string(),
         bin: format!("bin/{}", entry.exe_name),
         bin_sha256: unpacked.sha256,
         bin_size: unpacked.size,
         installed_at: now_unix(),
     };
-    write_synced(&built.join(RECEIPT), &serde_json::to_vec_pretty(&receipt)?)?;
-    sync_dir(&bin_dir);
-    sync_dir(&built);
-    std::fs::rename(&built, &entry.dir).with_context(|| {
-        format!(
-            "cannot move {} into place at {}",
-            built.display(),
-            entry.dir.display()
-        )
-    })?;
-    if let Some(parent) = entry.dir.parent() {
-        sync_dir(parent);
-    }
+    let mut file = built.create_file(RECEIPT, mode::SHARED_FILE)?;
+    file.write_all(&serde_json::to_vec_pretty(&receipt)?)
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("cannot write {}", built.join(RECEIPT).display()))?;
+    bin.sync();
+    built.set_mode(mode::SHARED_DIR)?;
+    built.sync();
     Ok(())
 }
 
-/// Under the artifact lock: removes what a killed process left behind for this artifact — its
-/// staging directories and an entry directory without a valid receipt.
-fn discard_leftovers(cache: &Cache, entry: &Entry) -> Result<()> {
-    if let Ok(dir) = std::fs::read_dir(cache.staging_dir()) {
-        let prefix = format!("{}.", entry.key);
-        for leftover in dir.flatten() {
-            if leftover.file_name().to_string_lossy().starts_with(&prefix) {
-                remove_any(&leftover.path())?;
+/// Puts `work/entry` at `tools/<key>`. An entry already there (a stale one, or the one
+/// `install --force` replaces) is swapped out in one step and left in `work` for removal, so a
+/// concurrent `exec` finds the old entry or the new one, never neither.
+fn place(entry: &Entry, work: &Dir, tools: &Dir) -> Result<()> {
+    match tools.kind(&entry.key)? {
+        None => work.rename(BUILT, tools, &entry.key)?,
+        Some(Kind::Dir) => {
+            if !work.exchange(BUILT, tools, &entry.key)? {
+                // No atomic swap on this filesystem: step the old entry aside first.
+                tools.rename(&entry.key, work, "replaced")?;
+                work.rename(BUILT, tools, &entry.key)?;
             }
         }
+        Some(kind) => {
+            return Err(store::refuse(
+                &entry.dir,
+                &format!("it is {} where op expects its own entry", kind.describe()),
+                "remove it; op never follows links or replaces files it did not create",
+            ));
+        }
     }
-    if entry.dir.exists() || entry.dir.symlink_metadata().is_ok() {
-        remove_any(&entry.dir)?;
-    }
+    tools.sync();
     Ok(())
 }
 
-/// Removes what killed processes left in `staging/` for any artifact, including ones that are
-/// installed by now (a kill between the rename and the clean-up). A staging directory
-/// `<key>.<pid>.<nonce>` whose artifact lock is free belongs to no running install. Best
+/// Removes what killed processes left in `staging/`: work directories and entries on their way
+/// out, including ones whose tool is installed by now (a kill between the rename and the
+/// clean-up). Only names in op's own `<key>.<pid>.<nonce>` shape, that are directories owned by
+/// this user and whose artifact lock is free (no running op is using them) are removed. Best
 /// effort and silent: a read-only cache must still run the tools it holds. Returns how many
 /// directories were removed.
 pub fn sweep_staging(cache: &Cache) -> usize {
-    let Ok(dir) = std::fs::read_dir(cache.staging_dir()) else {
+    let Ok(Some(root)) = cache.open_root(false) else {
+        return 0;
+    };
+    let Ok(Some(staging)) = root.open_dir(STAGING) else {
+        return 0;
+    };
+    let Ok(names) = staging.names() else {
         return 0;
     };
     let mut removed = 0;
-    for item in dir.flatten() {
-        let name = item.file_name().to_string_lossy().into_owned();
-        // The key itself may contain dots; the last two fields are the pid and the nonce.
-        let Some(key) = name.rsplitn(3, '.').nth(2) else {
+    for (name, kind) in names {
+        let Some(key) = staging_key(&name) else {
             continue;
         };
+        if kind != Kind::Dir || !staging.is_own_dir(&name) {
+            continue;
+        }
         if let Ok(_lock) = cache.lock(key, std::time::Duration::ZERO, &|_| {})
-            && remove_any(&item.path()).is_ok()
+            && staging.remove_tree(&name).is_ok()
         {
             removed += 1;
         }
     }
     removed
-}
-
-pub fn remove_any(path: &Path) -> Result<()> {
-    let meta = match path.symlink_metadata() {
-        Ok(meta) => meta,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(error) => {
-            return Err(error).with_context(|| format!("cannot inspect {}", path.display()));
-        }
-    };
-    let result = if meta.is_dir() {
-        std::fs::remove_dir_all(path)
-    } else {
-        std::fs::remove_file(path)
-    };
-    result.with_context(|| format!("cannot remove {}", path.display()))
-}
-
-fn write_synced(path: &PathBuf, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let mut file =
-        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("cannot write {}", path.display()))
-}
-
-/// Flushes a directory's entries to disk so a rename survives power loss (a no-op elsewhere).
-fn sync_dir(path: &Path) {
-    #[cfg(unix)]
-    if let Ok(dir) = std::fs::File::open(path) {
-        let _ = dir.sync_all();
-    }
-    #[cfg(not(unix))]
-    let _ = path;
-}
-
-fn nonce() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|elapsed| elapsed.as_nanos())
-            .unwrap_or_default(),
-    );
-    format!("{:016x}", hasher.finish())
 }

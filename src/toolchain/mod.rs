@@ -75,7 +75,12 @@ impl Toolchain {
     }
 
     pub fn ensure(&self, entries: &[Entry]) -> Result<Vec<install::Outcome>> {
-        install::ensure(&self.cache, &self.settings, &self.output, entries)
+        install::ensure(&self.cache, &self.settings, &self.output, entries, false)
+    }
+
+    /// Reinstalls `entries`; each old copy stays in place until its replacement is verified.
+    pub fn reinstall(&self, entries: &[Entry]) -> Result<Vec<install::Outcome>> {
+        install::ensure(&self.cache, &self.settings, &self.output, entries, true)
     }
 
     /// Installs every tool of the lock for the host platform and returns their entries.

@@ -89,24 +89,23 @@ pub fn last_call(pipeline: &Pipeline, tool: &str) -> Call {
 
 /// Where `op` installs the fixture `tool` (computed from the lock, so also before it exists).
 pub fn tool_path(pipeline: &Pipeline, tool: &str) -> PathBuf {
-    let lock = fs::read_to_string(pipeline.env.root().join("fixture-tools.lock")).unwrap();
-    let header = format!(
-        "[tools.{tool}.platforms.{}]",
-        crate::support::host_platform()
-    );
-    let sha = lock
-        .split(&header)
-        .nth(1)
-        .and_then(|rest| rest.split("sha256 = \"").nth(1))
-        .map(|rest| &rest[..12])
-        .unwrap_or_else(|| panic!("{tool} is not in the lock"));
+    let text = fs::read_to_string(pipeline.env.root().join("fixture-tools.lock")).unwrap();
+    let lock: toml::Value = toml::from_str(&text).unwrap();
+    let platform = crate::support::host_platform();
+    let entry = &lock["tools"][tool];
+    let artifact = &entry["platforms"][platform];
+    let field = |name: &str| artifact.get(name).and_then(|value| value.as_str());
     pipeline
         .env
         .cache()
         .join("tools")
-        .join(format!(
-            "{tool}-1.0.0-{}-{sha}",
-            crate::support::host_platform()
+        .join(crate::support::lock::entry_key(
+            tool,
+            entry["version"].as_str().unwrap(),
+            platform,
+            field("sha256").unwrap(),
+            field("archive").unwrap_or("raw"),
+            field("bin"),
         ))
         .join("bin")
         .join(tool)

@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::support::{Kind, Lock, Pin, TestEnv, host_platform, other_platform};
 use crate::toolchain_install::three_tools;
@@ -246,7 +247,7 @@ fn verify_reports_a_tool_that_is_not_installed_without_failing() {
 }
 
 #[test]
-fn prune_removes_only_what_the_lock_does_not_reference() {
+fn prune_removes_only_ops_own_entries_the_lock_does_not_pin_and_nobody_used_lately() {
     let old = Pin::fixture("fixture-tool", "1.0.0", Kind::Raw);
     let new = Pin::fixture("fixture-tool", "2.0.0", Kind::TarGz)
         .and_platform(other_platform(), Kind::Raw);
@@ -259,6 +260,7 @@ fn prune_removes_only_what_the_lock_does_not_reference() {
     env.op(&["toolchain", "install"]).success();
     env.op(&["toolchain", "install", "--platform", other_platform()])
         .success();
+    // Key-shaped, but without an op receipt: not op's to delete.
     let stray = env
         .cache()
         .join("tools/unrelated-9.9.9-linux-amd64-0123456789ab");
@@ -270,29 +272,40 @@ fn prune_removes_only_what_the_lock_does_not_reference() {
     ];
     let printed =
         |stdout: &str| -> BTreeSet<String> { stdout.lines().map(str::to_string).collect() };
-    let expected: BTreeSet<String> = [&old_dir, &stray]
-        .iter()
-        .map(|path| path.display().to_string())
-        .collect();
 
+    // The old entry ran a minute ago (another repository may still use it): kept.
+    env.op(&["toolchain", "prune", "--dry-run"])
+        .success()
+        .stdout_is("")
+        .stderr_has("kept 1 used within 1d")
+        .stderr_has("left alone 1 name(s)");
+
+    crate::support::age(&old_dir, Duration::from_secs(2 * 86_400));
+    let expected: BTreeSet<String> = [old_dir.display().to_string()].into();
     let dry = env.op(&["toolchain", "prune", "--dry-run"]);
     dry.success();
     assert_eq!(printed(&dry.stdout), expected, "dry run output");
-    assert!(
-        old_dir.is_dir() && stray.is_dir(),
-        "--dry-run deleted something"
-    );
+    assert!(old_dir.is_dir(), "--dry-run deleted something");
 
     let run = env.op(&["toolchain", "prune"]);
     run.success();
     assert_eq!(printed(&run.stdout), expected, "prune output");
     assert!(!old_dir.exists(), "{} survived", old_dir.display());
-    assert!(!stray.exists(), "{} survived", stray.display());
+    assert!(
+        stray.join("bin").is_dir(),
+        "prune removed a directory op did not create"
+    );
     for dir in &kept {
         assert!(dir.is_dir(), "{} was pruned", dir.display());
     }
-    env.op(&["toolchain", "prune"]).success().stdout_is("");
+    assert_eq!(env.staging(), Vec::<String>::new());
+    env.op(&["toolchain", "prune", "--unused-for", "0"])
+        .success()
+        .stdout_is("");
     env.op(&["toolchain", "which", "fixture-tool"]).success();
+    env.op(&["toolchain", "prune", "--unused-for", "1w"])
+        .code(2)
+        .stderr_has("--unused-for");
 }
 
 #[test]

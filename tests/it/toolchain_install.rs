@@ -168,7 +168,9 @@ fn staging_left_by_a_killed_run_is_swept_even_when_its_tool_is_installed() {
     env.op(&["toolchain", "install"]).success();
     let pin = &lock.pins[0];
     let key = pin.dir_name(host_platform());
-    let leftover = env.cache().join(format!("staging/{key}.999999.0123abcd"));
+    let leftover = env
+        .cache()
+        .join(format!("staging/{key}.999999.0123456789abcdef"));
     std::fs::create_dir_all(leftover.join("entry/bin")).unwrap();
     std::fs::write(leftover.join("download"), b"partial").unwrap();
     let requests = server.request_count();

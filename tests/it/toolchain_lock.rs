@@ -238,7 +238,14 @@ fn embedded_bin_path(env: &TestEnv, tool: &str, entry: &toml::Value, platform: &
     };
     env.cache()
         .join("tools")
-        .join(format!("{tool}-{version}-{platform}-{}", &sha[..12]))
+        .join(crate::support::lock::entry_key(
+            tool,
+            version,
+            platform,
+            sha,
+            artifact["archive"].as_str().unwrap(),
+            artifact.get("bin").and_then(|bin| bin.as_str()),
+        ))
         .join("bin")
         .join(exe)
 }

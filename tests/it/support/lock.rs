@@ -158,15 +158,16 @@ impl Pin {
             .unwrap_or_else(|| panic!("{} has no {platform} artifact", self.tool))
     }
 
-    /// `<tool>-<version>-<platform>-<first 12 hex of sha256>`: the documented cache entry name.
+    /// The documented cache entry name (see [`entry_key`]).
     pub fn dir_name(&self, platform: &str) -> String {
         let artifact = self.artifact_for(platform);
-        format!(
-            "{}-{}-{}-{}",
-            self.tool,
-            self.version,
+        entry_key(
+            &self.tool,
+            &self.version,
             platform,
-            &artifact.sha256[..12]
+            &artifact.sha256,
+            &artifact.archive,
+            artifact.bin.as_deref(),
         )
     }
 
@@ -181,6 +182,29 @@ impl Pin {
             _ => self.tool.clone(),
         }
     }
+}
+
+/// `<tool>-<version>-<platform>-<12 hex>`: the documented cache entry name, the hex taken from
+/// SHA-256 over the artifact's digest, archive kind and `bin` (empty for raw), each followed
+/// by a NUL byte.
+pub fn entry_key(
+    tool: &str,
+    version: &str,
+    platform: &str,
+    sha256: &str,
+    archive: &str,
+    bin: Option<&str>,
+) -> String {
+    let bin = if archive == "raw" {
+        ""
+    } else {
+        bin.unwrap_or("")
+    };
+    let identity = format!("{sha256}\0{archive}\0{bin}\0");
+    format!(
+        "{tool}-{version}-{platform}-{}",
+        &super::sha256_hex(identity.as_bytes())[..12]
+    )
 }
 
 fn fixture_artifact(

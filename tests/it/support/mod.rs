@@ -66,6 +66,16 @@ pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> boo
     }
 }
 
+/// Sets the modification time of `path` (a file or directory) to `ago` before now: op records
+/// an entry's last use there.
+pub fn age(path: &Path, ago: Duration) {
+    let file =
+        fs::File::open(path).unwrap_or_else(|error| panic!("open {}: {error}", path.display()));
+    let when = std::time::SystemTime::now() - ago;
+    file.set_times(fs::FileTimes::new().set_modified(when).set_accessed(when))
+        .unwrap_or_else(|error| panic!("set the times of {}: {error}", path.display()));
+}
+
 /// Names of the entries of `dir`, sorted; empty when `dir` does not exist.
 pub fn dir_names(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = fs::read_dir(dir)

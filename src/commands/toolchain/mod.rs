@@ -1,6 +1,5 @@
 //! `op toolchain …`: install, list, which, exec, env, verify, prune.
 
-use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::io::Write;
 use std::path::PathBuf;
@@ -14,9 +13,12 @@ use crate::cli::{
 };
 use crate::error::{Code, OpError, bail_code};
 use crate::settings;
-use crate::toolchain::cache::{Cache, Entry};
-use crate::toolchain::install::{self, Outcome};
-use crate::toolchain::{Toolchain, audit, exec, mirror, refresh, unpack};
+use crate::toolchain::cache::State;
+use crate::toolchain::install::Outcome;
+use crate::toolchain::{Toolchain, audit, exec, mirror, refresh};
+
+mod prune;
+mod verify;
 
 pub fn run(toolchain: &Toolchain, command: ToolchainCommand) -> Result<()> {
     match command {
@@ -25,8 +27,11 @@ pub fn run(toolchain: &Toolchain, command: ToolchainCommand) -> Result<()> {
         ToolchainCommand::Which { tool } => which(toolchain, &tool),
         ToolchainCommand::Exec(args) => exec(toolchain, args),
         ToolchainCommand::Env(args) => env(toolchain, args),
-        ToolchainCommand::Verify => verify(toolchain),
-        ToolchainCommand::Prune { dry_run } => prune(toolchain, dry_run),
+        ToolchainCommand::Verify => verify::run(toolchain),
+        ToolchainCommand::Prune {
+            dry_run,
+            unused_for,
+        } => prune::run(toolchain, dry_run, &unused_for),
         ToolchainCommand::Lock(LockCommand::Update {
             specs,
             accept_reupload,
@@ -50,21 +55,12 @@ pub fn run(toolchain: &Toolchain, command: ToolchainCommand) -> Result<()> {
 fn install(toolchain: &Toolchain, args: InstallArgs) -> Result<()> {
     let platform = toolchain.platform(args.platform.as_deref())?;
     let entries = toolchain.entries(&platform, &args.tools)?;
-    if args.force {
-        for entry in &entries {
-            let _lock =
-                toolchain
-                    .cache
-                    .lock(&entry.key, toolchain.settings.lock_timeout, &|holder| {
-                        toolchain
-                            .output
-                            .info(&format!("{}: waiting for {holder}", entry.label()));
-                    })?;
-            install::remove_any(&entry.dir)?;
-        }
-    }
     let started = std::time::Instant::now();
-    let outcomes = toolchain.ensure(&entries)?;
+    let outcomes = if args.force {
+        toolchain.reinstall(&entries)?
+    } else {
+        toolchain.ensure(&entries)?
+    };
     let fresh = outcomes
         .iter()
         .filter(|outcome| matches!(outcome, Outcome::Installed { .. }))
@@ -111,7 +107,7 @@ fn list(toolchain: &Toolchain, args: ListArgs) -> Result<()> {
             tool: &tool.name,
             version: &tool.version,
             platform: &platform,
-            installed: entry.is_installed(),
+            installed: matches!(entry.state(&toolchain.cache)?, State::Installed(_)),
             path: entry.exe(),
             url: crate::toolchain::fetch::redact(&artifact.url),
             sha256: &artifact.sha256,
@@ -182,7 +178,7 @@ fn mirror(toolchain: &Toolchain, args: MirrorArgs) -> Result<()> {
 fn which(toolchain: &Toolchain, tool: &str) -> Result<()> {
     let platform = toolchain.platform(None)?;
     let entry = toolchain.entries(&platform, &[tool.to_string()])?.remove(0);
-    if !entry.is_installed() {
+    if !matches!(entry.state(&toolchain.cache)?, State::Installed(_)) {
         return Err(OpError::new(
             Code::Failure,
             format!(
@@ -201,14 +197,22 @@ fn which(toolchain: &Toolchain, tool: &str) -> Result<()> {
 fn exec(toolchain: &Toolchain, args: ExecArgs) -> Result<()> {
     // Validate the name before installing anything.
     toolchain.lock.tool(&args.tool)?;
-    let entries = toolchain.ensure_all()?;
-    let entry = entries
-        .iter()
-        .find(|entry| entry.tool == args.tool)
-        .expect("ensure_all returns one entry per lock tool");
-    let path = exec::path_with(&Toolchain::bin_dirs(&entries))?;
     let arguments: Vec<OsString> = args.args;
-    exec::replace_process(&entry.exe(), &arguments, &path)
+    // An entry swapped out between the check and the exec (another op's `prune`, or an
+    // install on a filesystem without atomic swaps) is installed again and run.
+    let mut attempts = 0;
+    loop {
+        let entries = toolchain.ensure_all()?;
+        let entry = entries
+            .iter()
+            .find(|entry| entry.tool == args.tool)
+            .expect("ensure_all returns one entry per lock tool");
+        let path = exec::path_with(&Toolchain::bin_dirs(&entries))?;
+        match exec::replace_process(&entry.exe(), &arguments, &path) {
+            Err(_) if attempts < 2 && entry.exe().symlink_metadata().is_err() => attempts += 1,
+            result => return result,
+        }
+    }
 }
 
 fn env(toolchain: &Toolchain, args: EnvArgs) -> Result<()> {
@@ -282,150 +286,6 @@ fn escape(text: &str, special: &[char], with: char) -> String {
     out
 }
 
-fn verify(toolchain: &Toolchain) -> Result<()> {
-    let host = toolchain.platform(None)?;
-    let mut bad = Vec::new();
-    let mut checked = 0;
-    for tool in &toolchain.lock.tools {
-        for (platform, artifact) in &tool.platforms {
-            let entry = toolchain.cache.entry(tool, platform, artifact);
-            if !entry.dir.exists() {
-                if *platform == host {
-                    toolchain.output.data(&format!("missing {}", entry.label()));
-                }
-                continue;
-            }
-            checked += 1;
-            match verify_entry(&entry) {
-                Ok(()) => toolchain.output.data(&format!(
-                    "ok      {}  {}",
-                    entry.label(),
-                    entry.exe().display()
-                )),
-                Err(problem) => {
-                    toolchain
-                        .output
-                        .data(&format!("BAD     {}  {problem}", entry.label()));
-                    bad.push(format!("{}: {problem}", entry.label()));
-                }
-            }
-        }
-    }
-    if !bad.is_empty() {
-        return Err(OpError::new(
-            Code::Integrity,
-            format!(
-                "{} installed tool(s) differ from the lock:\n  {}",
-                bad.len(),
-                bad.join("\n  ")
-            ),
-        )
-        .with_hint("reinstall them with `op toolchain install --force TOOL`")
-        .into());
-    }
-    toolchain.output.info(&format!(
-        "{checked} installed tool(s) match {}",
-        toolchain.lock.origin
-    ));
-    Ok(())
-}
-
-/// Re-hashes the executable and checks it against the receipt, and the receipt against the lock
-/// (for raw artifacts the executable *is* the artifact, so it is checked against the lock directly).
-fn verify_entry(entry: &Entry) -> Result<(), String> {
-    let receipt_bytes = std::fs::read(entry.receipt_path())
-        .map_err(|error| format!("no install receipt ({error}); the install did not finish"))?;
-    let receipt: crate::toolchain::cache::Receipt = serde_json::from_slice(&receipt_bytes)
-        .map_err(|error| format!("unreadable install receipt: {error}"))?;
-    if receipt.sha256 != entry.artifact.sha256 {
-        return Err(format!(
-            "installed from sha256 {} but the lock pins {}",
-            receipt.sha256, entry.artifact.sha256
-        ));
-    }
-    let (size, sha256) = unpack::hash_file(&entry.exe()).map_err(|error| format!("{error:#}"))?;
-    let expected = if entry.artifact.archive == crate::toolchain::lock::ArchiveKind::Raw {
-        &entry.artifact.sha256
-    } else {
-        &receipt.bin_sha256
-    };
-    if &sha256 != expected || size != receipt.bin_size {
-        return Err(format!(
-            "{} was modified: sha256 {sha256} ({size} bytes), expected {expected} ({} bytes)",
-            entry.exe().display(),
-            receipt.bin_size
-        ));
-    }
-    Ok(())
-}
-
-fn prune(toolchain: &Toolchain, dry_run: bool) -> Result<()> {
-    let cache: &Cache = &toolchain.cache;
-    let mut keep = BTreeSet::new();
-    for tool in &toolchain.lock.tools {
-        for (platform, artifact) in &tool.platforms {
-            keep.insert(cache.entry(tool, platform, artifact).key);
-        }
-    }
-    let mut removed = 0u64;
-    let mut freed = 0u64;
-    if let Ok(dir) = std::fs::read_dir(cache.tools_dir()) {
-        let mut stale: Vec<PathBuf> = dir
-            .flatten()
-            .filter(|item| !keep.contains(item.file_name().to_string_lossy().as_ref()))
-            .map(|item| item.path())
-            .collect();
-        stale.sort();
-        for path in stale {
-            let key = path
-                .file_name()
-                .map(|name| name.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let bytes = dir_size(&path);
-            // stdout carries bare paths (one per line, scriptable); the verb is in the
-            // summary on stderr.
-            if dry_run {
-                toolchain.output.data(&path.display().to_string());
-            } else {
-                // Hold the artifact's lock so that no install of it is in flight.
-                let Ok(_lock) = cache.lock(&key, std::time::Duration::ZERO, &|_| {}) else {
-                    toolchain.output.warn(&format!(
-                        "skipping {}: an op process is using it",
-                        path.display()
-                    ));
-                    continue;
-                };
-                install::remove_any(&path)?;
-                toolchain.output.data(&path.display().to_string());
-            }
-            removed += 1;
-            freed += bytes;
-        }
-    }
-    if !dry_run {
-        install::sweep_staging(cache);
-    }
-    toolchain.output.info(&format!(
-        "{} {removed} cached tool(s), {} ({})",
-        if dry_run { "would remove" } else { "removed" },
-        crate::output::human_bytes(freed),
-        cache.root.display()
-    ));
-    Ok(())
-}
-
-fn dir_size(path: &std::path::Path) -> u64 {
-    let Ok(meta) = path.symlink_metadata() else {
-        return 0;
-    };
-    if !meta.is_dir() {
-        return meta.len();
-    }
-    std::fs::read_dir(path)
-        .map(|dir| dir.flatten().map(|item| dir_size(&item.path())).sum())
-        .unwrap_or(0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -437,7 +297,7 @@ mod tests {
             crate::toolchain::lock::Origin::Embedded,
         )
         .unwrap();
-        let committed = include_str!("../../DEPENDENCIES.md");
+        let committed = include_str!("../../../DEPENDENCIES.md");
         assert_eq!(
             committed.trim_end(),
             lock.markdown(),

@@ -1,0 +1,160 @@
+//! `op toolchain verify`: every installed entry re-derived from the lock alone. The lock's
+//! SHA-256 is the only trust anchor; the receipt is not believed. A raw tool's executable must
+//! hash to the lock's digest; an archived tool's kept archive must hash to it, and the
+//! executable must equal the `bin` unpacked afresh from that archive.
+
+use std::fs::File;
+use std::io::Read;
+
+use anyhow::{Context, Result};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Code, OpError};
+use crate::toolchain::Toolchain;
+use crate::toolchain::cache::store::Dir;
+use crate::toolchain::cache::{ARTIFACT, Entry, RECEIPT, RECEIPT_CAP, Receipt, TOOLS};
+use crate::toolchain::lock::ArchiveKind;
+use crate::toolchain::unpack;
+
+pub fn run(toolchain: &Toolchain) -> Result<()> {
+    let host = toolchain.platform(None)?;
+    let tools = match toolchain.cache.open_root(false)? {
+        Some(root) => root.open_dir(TOOLS)?,
+        None => None,
+    };
+    let mut bad = Vec::new();
+    let mut checked = 0;
+    for tool in &toolchain.lock.tools {
+        for (platform, artifact) in &tool.platforms {
+            let entry = toolchain.cache.entry(tool, platform, artifact);
+            let dir = match tools.as_ref().map(|tools| tools.open_dir(&entry.key)) {
+                None | Some(Ok(None)) => {
+                    if *platform == host {
+                        toolchain.output.data(&format!("missing {}", entry.label()));
+                    }
+                    continue;
+                }
+                Some(Ok(Some(dir))) => Ok(dir),
+                Some(Err(error)) => Err(format!("{error:#}")),
+            };
+            checked += 1;
+            match dir.and_then(|dir| check(&entry, &dir)) {
+                Ok(()) => toolchain.output.data(&format!(
+                    "ok      {}  {}",
+                    entry.label(),
+                    entry.exe().display()
+                )),
+                Err(problem) => {
+                    toolchain
+                        .output
+                        .data(&format!("BAD     {}  {problem}", entry.label()));
+                    bad.push(format!("{}: {problem}", entry.label()));
+                }
+            }
+        }
+    }
+    if !bad.is_empty() {
+        return Err(OpError::new(
+            Code::Integrity,
+            format!(
+                "{} installed tool(s) differ from the lock:\n  {}",
+                bad.len(),
+                bad.join("\n  ")
+            ),
+        )
+        .with_hint("reinstall them with `op toolchain install --force TOOL`")
+        .into());
+    }
+    toolchain.output.info(&format!(
+        "{checked} installed tool(s) match {}",
+        toolchain.lock.origin
+    ));
+    Ok(())
+}
+
+fn check(entry: &Entry, dir: &Dir) -> Result<(), String> {
+    let text = |error: anyhow::Error| format!("{error:#}");
+    let receipt = dir
+        .read_file(RECEIPT, RECEIPT_CAP)
+        .map_err(text)?
+        .ok_or("no install receipt; the install did not finish")?;
+    let receipt: Receipt = serde_json::from_slice(&receipt)
+        .map_err(|error| format!("unreadable install receipt: {error}"))?;
+    entry.matches(&receipt)?;
+
+    let bin = dir
+        .open_dir("bin")
+        .map_err(text)?
+        .ok_or("no bin directory")?;
+    let exe = bin
+        .open_file(&entry.exe_name)
+        .map_err(text)?
+        .ok_or_else(|| format!("{} is missing", entry.exe().display()))?;
+    let (exe_size, exe_sha256) = hash(exe, &entry.exe().display().to_string()).map_err(text)?;
+
+    let (expected_size, expected_sha256) = match entry.artifact.archive {
+        ArchiveKind::Raw => {
+            check_artifact(entry, exe_size, &exe_sha256, "the executable")?;
+            return Ok(());
+        }
+        ArchiveKind::TarGz | ArchiveKind::Zip => {
+            let kept = dir.open_file(ARTIFACT).map_err(text)?.ok_or(
+                "the verified archive it was unpacked from is missing, so the executable cannot be checked",
+            )?;
+            let (size, sha256) =
+                hash(kept, &dir.join(ARTIFACT).display().to_string()).map_err(text)?;
+            check_artifact(entry, size, &sha256, "its kept archive")?;
+            unpack_again(entry, &dir.join(ARTIFACT)).map_err(text)?
+        }
+    };
+    if exe_sha256 != expected_sha256 || exe_size != expected_size {
+        return Err(format!(
+            "{} was modified: sha256 {exe_sha256} ({exe_size} bytes), but the archive the lock pins holds {expected_sha256} ({expected_size} bytes)",
+            entry.exe().display()
+        ));
+    }
+    Ok(())
+}
+
+fn check_artifact(entry: &Entry, size: u64, sha256: &str, what: &str) -> Result<(), String> {
+    let size_ok = entry.artifact.size.is_none_or(|pinned| pinned == size);
+    if sha256 == entry.artifact.sha256 && size_ok {
+        return Ok(());
+    }
+    Err(format!(
+        "{what} was modified: sha256 {sha256} ({size} bytes), the lock pins {}",
+        entry.artifact.sha256
+    ))
+}
+
+/// The size and digest of `bin` unpacked from the kept archive into a private temp directory.
+fn unpack_again(entry: &Entry, archive: &std::path::Path) -> Result<(u64, String)> {
+    let scratch = tempfile::Builder::new()
+        .prefix("op-verify-")
+        .tempdir()
+        .context("cannot create a temporary directory to unpack into")?;
+    let unpacked = unpack::extract(
+        entry.artifact.archive,
+        entry.artifact.bin.as_deref(),
+        archive,
+        &scratch.path().join(&entry.exe_name),
+    )?;
+    Ok((unpacked.size, unpacked.sha256))
+}
+
+fn hash(mut file: File, what: &str) -> Result<(u64, String)> {
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 256 * 1024];
+    let mut size = 0u64;
+    loop {
+        let read = file
+            .read(&mut buffer)
+            .with_context(|| format!("cannot read {what}"))?;
+        if read == 0 {
+            break;
+        }
+        size += read as u64;
+        hasher.update(&buffer[..read]);
+    }
+    Ok((size, hex::encode(hasher.finalize())))
+}
