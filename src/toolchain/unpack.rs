@@ -143,7 +143,7 @@ fn extract_zip(input: File, bin: &str, dest: &Path) -> Result<Unpacked> {
     let wanted = wanted_path(bin);
     let mut raw_file = input
         .try_clone()
-        .map_err(|error| UnpackError::Corrupt(error.to_string()))?;
+        .context("cannot open the downloaded file a second time")?;
     let mut archive =
         zip::ZipArchive::new(input).map_err(|error| UnpackError::Corrupt(error.to_string()))?;
     let mut seen = Vec::new();
