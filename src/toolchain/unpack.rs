@@ -1,9 +1,16 @@
 //! Takes the one executable a lock names out of a verified artifact (raw, tar.gz or zip).
 //! Hostile archives are refused: absolute paths, `..`, drive prefixes, and a `bin` entry that is
 //! a link, device or directory. Only the `bin` entry is ever written, and only to `dest`.
+//!
+//! Archives are read the way `tar -xzf` and `unzip` read them, and refused where readers could
+//! disagree on which bytes are the `bin`: every gzip member of a tar.gz is read, and a `bin`
+//! entry that appears twice (in one member or across members, or twice in a zip's central
+//! directory) is refused, as is a zip whose local header names another file than the central
+//! directory does for the `bin`.
 
+use std::collections::HashSet;
 use std::fs::File;
-use std::io::{Read, Seek, Write};
+use std::io::{BufReader, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -25,6 +32,13 @@ pub enum UnpackError {
     Missing { wanted: String, found: String },
     #[error("archive entry {0:?} is larger than {MAX_ENTRY} bytes")]
     TooLarge(String),
+    #[error("archive entry {0:?} appears twice, so which copy is the tool depends on the reader")]
+    Twice(String),
+    #[error(
+        "zip entry {central:?} is named {local:?} in its local header; the central directory \
+         and the local header must agree"
+    )]
+    NameMismatch { central: String, local: String },
     #[error("archive is corrupt: {0}")]
     Corrupt(String),
 }
@@ -78,7 +92,9 @@ fn wanted_path(bin: &str) -> String {
 
 fn extract_tar_gz(input: File, bin: &str, dest: &Path) -> Result<Unpacked> {
     let wanted = wanted_path(bin);
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(input));
+    // Every member, as gzip -d (and so tar -xzf) reads them: the tar stream may go on in a
+    // later member, and a later copy of the bin is what tar would leave on disk.
+    let mut archive = tar::Archive::new(flate2::read::MultiGzDecoder::new(input));
     let mut seen = Vec::new();
     let mut result = None;
     let entries = archive
@@ -116,7 +132,7 @@ fn extract_tar_gz(input: File, bin: &str, dest: &Path) -> Result<Unpacked> {
             return Err(UnpackError::TooLarge(raw).into());
         }
         if result.is_some() {
-            return Err(UnpackError::Corrupt(format!("entry {raw:?} appears twice")).into());
+            return Err(UnpackError::Twice(raw).into());
         }
         result = Some(copy_to(&mut entry, dest, &raw)?);
     }
@@ -125,9 +141,14 @@ fn extract_tar_gz(input: File, bin: &str, dest: &Path) -> Result<Unpacked> {
 
 fn extract_zip(input: File, bin: &str, dest: &Path) -> Result<Unpacked> {
     let wanted = wanted_path(bin);
+    let mut raw_file = input
+        .try_clone()
+        .context("cannot open the downloaded file a second time")?;
     let mut archive =
         zip::ZipArchive::new(input).map_err(|error| UnpackError::Corrupt(error.to_string()))?;
     let mut seen = Vec::new();
+    let mut names = HashSet::new();
+    let mut records = HashSet::new();
     let mut found = None;
     for index in 0..archive.len() {
         let entry = archive
@@ -135,18 +156,33 @@ fn extract_zip(input: File, bin: &str, dest: &Path) -> Result<Unpacked> {
             .map_err(|error| UnpackError::Corrupt(error.to_string()))?;
         let raw = entry.name().to_string();
         let name = entry_path(&raw)?;
+        records.insert(entry.central_header_start());
+        names.insert(raw.clone());
         if name == wanted {
             if found.is_some() {
-                return Err(UnpackError::Corrupt(format!("entry {raw:?} appears twice")).into());
+                return Err(UnpackError::Twice(raw).into());
             }
             found = Some(index);
         } else if seen.len() < 20 {
             seen.push(name);
         }
     }
+    hidden_duplicates(
+        &mut raw_file,
+        archive.central_directory_start(),
+        &records,
+        &names,
+        &wanted,
+    )?;
     let Some(index) = found else {
         return Err(missing(&wanted, &seen).into());
     };
+    let (central, local) = archive
+        .by_index_raw(index)
+        .map(|entry| (entry.central_header_start(), entry.header_start()))
+        .map_err(|error| UnpackError::Corrupt(error.to_string()))?;
+    // `raw_file` shares its offset with the archive's file: done with it before reading data.
+    same_local_name(&mut raw_file, central, local)?;
     let mut entry = archive
         .by_index(index)
         .map_err(|error| UnpackError::Corrupt(error.to_string()))?;
@@ -172,6 +208,89 @@ fn extract_zip(input: File, bin: &str, dest: &Path) -> Result<Unpacked> {
         return Err(UnpackError::TooLarge(raw).into());
     }
     copy_to(&mut entry, dest, &raw)
+}
+
+const CENTRAL_SIGNATURE: u32 = 0x0201_4b50;
+const LOCAL_SIGNATURE: u32 = 0x0403_4b50;
+
+/// The zip crate keeps one entry per name, so a name listed twice in the central directory
+/// (which `unzip` extracts twice) is invisible through it. Walks the central directory records
+/// from `start` and refuses one the crate dropped if it names the bin, or if it cannot be
+/// matched to a name the crate kept (another encoding of the same name, say).
+fn hidden_duplicates(
+    file: &mut File,
+    start: u64,
+    kept: &HashSet<u64>,
+    names: &HashSet<String>,
+    wanted: &str,
+) -> Result<(), UnpackError> {
+    let corrupt =
+        |error: std::io::Error| UnpackError::Corrupt(format!("central directory: {error}"));
+    file.seek(SeekFrom::Start(start)).map_err(corrupt)?;
+    let mut reader = BufReader::new(file);
+    let mut position = start;
+    // Each record is at least 46 bytes and the walk stops at the first non-record (the end
+    // records) or at the end of the file, so it is bounded by the file's size.
+    loop {
+        let mut fixed = [0u8; 46];
+        if reader.read_exact(&mut fixed).is_err() || le32(&fixed, 0) != CENTRAL_SIGNATURE {
+            return Ok(());
+        }
+        let name_len = le16(&fixed, 28);
+        let rest_len = le16(&fixed, 30) + le16(&fixed, 32);
+        let mut name = vec![0u8; name_len];
+        reader.read_exact(&mut name).map_err(corrupt)?;
+        reader.seek_relative(rest_len as i64).map_err(corrupt)?;
+        if !kept.contains(&position) {
+            let raw = String::from_utf8_lossy(&name).into_owned();
+            if entry_path(&raw)? == wanted {
+                return Err(UnpackError::Twice(raw));
+            }
+            if !names.contains(&raw) {
+                return Err(UnpackError::Corrupt(format!(
+                    "two central directory entries share a name, one written as {raw:?}"
+                )));
+            }
+        }
+        position += (46 + name_len + rest_len) as u64;
+    }
+}
+
+/// Refuses an entry whose local header (at `local`) names another file than its central
+/// directory record (at `central`) does: readers that walk local headers would see that one.
+fn same_local_name(file: &mut File, central: u64, local: u64) -> Result<(), UnpackError> {
+    let corrupt = |error: std::io::Error| UnpackError::Corrupt(format!("zip headers: {error}"));
+    let mut record = [0u8; 46];
+    file.seek(SeekFrom::Start(central)).map_err(corrupt)?;
+    file.read_exact(&mut record).map_err(corrupt)?;
+    let mut central_name = vec![0u8; le16(&record, 28)];
+    file.read_exact(&mut central_name).map_err(corrupt)?;
+    let mut header = [0u8; 30];
+    file.seek(SeekFrom::Start(local)).map_err(corrupt)?;
+    file.read_exact(&mut header).map_err(corrupt)?;
+    if le32(&header, 0) != LOCAL_SIGNATURE {
+        return Err(UnpackError::Corrupt(format!(
+            "no local header at offset {local} for entry {:?}",
+            String::from_utf8_lossy(&central_name)
+        )));
+    }
+    let mut local_name = vec![0u8; le16(&header, 26)];
+    file.read_exact(&mut local_name).map_err(corrupt)?;
+    if local_name != central_name {
+        return Err(UnpackError::NameMismatch {
+            central: String::from_utf8_lossy(&central_name).into_owned(),
+            local: String::from_utf8_lossy(&local_name).into_owned(),
+        });
+    }
+    Ok(())
+}
+
+fn le16(bytes: &[u8], at: usize) -> usize {
+    usize::from(u16::from_le_bytes([bytes[at], bytes[at + 1]]))
+}
+
+fn le32(bytes: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
 }
 
 fn missing(wanted: &str, seen: &[String]) -> UnpackError {

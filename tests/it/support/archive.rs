@@ -87,11 +87,17 @@ impl Entry {
     }
 }
 
-/// A gzip-compressed ustar archive of `entries`. Names and link targets go into the header
-/// fields verbatim (the tar crate's path setters would refuse `..` and absolute names).
+/// A gzip-compressed ustar archive of `entries` (one gzip member).
 pub fn tar_gz(entries: &[Entry]) -> Vec<u8> {
-    let encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    let mut builder = tar::Builder::new(encoder);
+    gzip(&tar(entries, true))
+}
+
+/// An uncompressed ustar archive of `entries`. Names and link targets go into the header fields
+/// verbatim (the tar crate's path setters would refuse `..` and absolute names). Without `end`,
+/// the two zero blocks that end an archive are left off, so that what follows (the next gzip
+/// member, say) continues it.
+pub fn tar(entries: &[Entry], end: bool) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
     for entry in entries {
         let mut header = tar::Header::new_ustar();
         let (entry_type, data): (tar::EntryType, &[u8]) = match &entry.kind {
@@ -117,8 +123,24 @@ pub fn tar_gz(entries: &[Entry]) -> Vec<u8> {
         header.set_cksum();
         builder.append(&header, data).expect("append tar entry");
     }
-    let encoder = builder.into_inner().expect("finish tar");
+    if end {
+        builder.into_inner().expect("finish tar")
+    } else {
+        builder.get_ref().clone()
+    }
+}
+
+/// `bytes` as one gzip member.
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(bytes).expect("gzip");
     encoder.finish().expect("finish gzip")
+}
+
+/// Each part compressed as its own gzip member, the members back to back (what
+/// `cat a.gz b.gz` gives; `gzip -d` and `tar -xzf` read them as one stream).
+pub fn gzip_members(parts: &[&[u8]]) -> Vec<u8> {
+    parts.iter().flat_map(|part| gzip(part)).collect()
 }
 
 /// A deflate zip archive of `entries` (hard links are not a zip concept and are refused).
@@ -149,9 +171,9 @@ pub fn zip(entries: &[Entry]) -> Vec<u8> {
     writer.finish().expect("finish zip").into_inner()
 }
 
-/// Lists the names inside a tar.gz (used to check the builders themselves).
+/// Lists the names inside a tar.gz, every gzip member (used to check the builders themselves).
 pub fn tar_gz_names(bytes: &[u8]) -> Vec<String> {
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
+    let mut archive = tar::Archive::new(flate2::read::MultiGzDecoder::new(bytes));
     archive
         .entries()
         .expect("tar entries")
@@ -171,4 +193,112 @@ pub fn zip_names(bytes: &[u8]) -> Vec<String> {
                 .to_string()
         })
         .collect()
+}
+
+/// One file of a zip written byte for byte by [`raw_zip`]: deflated, mode 0755, named `name` in
+/// the central directory and `local_name` in its local header.
+#[derive(Clone, Debug)]
+pub struct RawZipFile {
+    pub name: String,
+    pub local_name: String,
+    pub data: Vec<u8>,
+    /// CRC and sizes after the data (flag bit 3) instead of in the local header, as Go's
+    /// `archive/zip` (and so goreleaser) writes every file.
+    pub descriptor: bool,
+}
+
+impl RawZipFile {
+    pub fn new(name: &str, data: &[u8]) -> RawZipFile {
+        RawZipFile {
+            name: name.to_string(),
+            local_name: name.to_string(),
+            data: data.to_vec(),
+            descriptor: false,
+        }
+    }
+
+    /// Gives the local header a name of its own (the central directory keeps `name`).
+    pub fn local_name(mut self, name: &str) -> RawZipFile {
+        self.local_name = name.to_string();
+        self
+    }
+
+    pub fn with_descriptor(mut self) -> RawZipFile {
+        self.descriptor = true;
+        self
+    }
+}
+
+/// A zip of `files` in exactly this order, each with its own central directory record, so the
+/// same name can appear twice (the zip crate's writer refuses that).
+pub fn raw_zip(files: &[RawZipFile]) -> Vec<u8> {
+    fn u16le(out: &mut Vec<u8>, value: usize) {
+        out.extend_from_slice(&u16::try_from(value).expect("fits u16").to_le_bytes());
+    }
+    fn u32le(out: &mut Vec<u8>, value: usize) {
+        out.extend_from_slice(&u32::try_from(value).expect("fits u32").to_le_bytes());
+    }
+    let mut out = Vec::new();
+    let mut central = Vec::new();
+    for file in files {
+        let mut crc = flate2::Crc::new();
+        crc.update(&file.data);
+        let crc = crc.sum() as usize;
+        let mut encoder =
+            flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(&file.data).expect("deflate");
+        let compressed = encoder.finish().expect("finish deflate");
+        let flags = if file.descriptor { 0x0008 } else { 0 };
+        let offset = out.len();
+        // Local file header: signature, version needed, flags, method (8 = deflate), time,
+        // date (1980-01-01), CRC, compressed and uncompressed sizes, name and extra lengths.
+        out.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
+        for value in [20, flags, 8, 0, 0x21] {
+            u16le(&mut out, value);
+        }
+        let (local_crc, local_compressed, local_size) = if file.descriptor {
+            (0, 0, 0)
+        } else {
+            (crc, compressed.len(), file.data.len())
+        };
+        for value in [local_crc, local_compressed, local_size] {
+            u32le(&mut out, value);
+        }
+        u16le(&mut out, file.local_name.len());
+        u16le(&mut out, 0);
+        out.extend_from_slice(file.local_name.as_bytes());
+        out.extend_from_slice(&compressed);
+        if file.descriptor {
+            out.extend_from_slice(&0x0807_4b50u32.to_le_bytes());
+            for value in [crc, compressed.len(), file.data.len()] {
+                u32le(&mut out, value);
+            }
+        }
+        // Central directory record: made by Unix 3.0, then as above, then comment length,
+        // disk, internal and external attributes (a 0755 file), local header offset, name.
+        central.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
+        for value in [0x031e, 20, flags, 8, 0, 0x21] {
+            u16le(&mut central, value);
+        }
+        for value in [crc, compressed.len(), file.data.len()] {
+            u32le(&mut central, value);
+        }
+        for value in [file.name.len(), 0, 0, 0, 0] {
+            u16le(&mut central, value);
+        }
+        u32le(&mut central, 0o100_755 << 16);
+        u32le(&mut central, offset);
+        central.extend_from_slice(file.name.as_bytes());
+    }
+    let central_offset = out.len();
+    out.extend_from_slice(&central);
+    // End of central directory: disk numbers, entry counts, directory size and offset, comment.
+    out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
+    for value in [0, 0, files.len(), files.len()] {
+        u16le(&mut out, value);
+    }
+    u32le(&mut out, central.len());
+    u32le(&mut out, central_offset);
+    u16le(&mut out, 0);
+    out
 }
