@@ -1,7 +1,9 @@
 //! How pipeline commands run tools: pinned tools by absolute path (the toolchain is ensured
 //! first), `docker`/`git` from PATH, the pinned tools first on every child's PATH, `--dry-run`
-//! printing instead of running, Ctrl-C/SIGTERM forwarded to the child, and the child's exit code
-//! passed through.
+//! printing instead of running, SIGINT/SIGTERM/SIGHUP relayed to the child (see [`child`]), and
+//! the child's exit code passed through (128+N for signal N).
+
+mod child;
 
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
@@ -10,7 +12,7 @@ use std::sync::OnceLock;
 
 use anyhow::{Context, Result};
 
-use crate::error::{ChildExit, Code, OpError};
+use crate::error::{Code, OpError};
 use crate::toolchain::cache::Entry;
 use crate::toolchain::{Toolchain, exec};
 
@@ -23,6 +25,9 @@ pub struct Runner<'a> {
 
 impl<'a> Runner<'a> {
     pub fn new(toolchain: &'a Toolchain, dry_run: bool) -> Runner<'a> {
+        // From the start, not only from the first child: as PID 1 a signal nobody handles is
+        // dropped, so `docker stop` would wait out a download. A failure shows at the first spawn.
+        let _ = child::listen();
         Runner {
             toolchain,
             dry_run,
@@ -115,25 +120,29 @@ impl<'a> Runner<'a> {
                 .data(&describe(program, args, cwd, env));
             return Ok(());
         }
-        let command = self.command(program, args, cwd, env)?;
-        wait_forwarding(command, program)
+        let mut command = self.command(program, args, cwd, env)?;
+        child::spawn(&mut command)
+            .map_err(|error| launch_error(program, error))?
+            .wait()
+            .with_context(|| format!("waiting for {} failed", program.display()))?
+            .check()
     }
 
     /// Runs a child and returns its stdout (stderr passes through). Runs even under
     /// `--dry-run`: it is for reading state (`git describe`, `kubectl get`), never for changes.
     pub fn capture(&self, program: &Path, args: &[OsString], cwd: Option<&Path>) -> Result<String> {
         let mut command = self.command(program, args, cwd, &[])?;
-        command.stdin(Stdio::null()).stderr(Stdio::inherit());
-        let output = command
-            .output()
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let (outcome, stdout, _) = child::spawn(&mut command)
+            .and_then(child::Child::wait_with_output)
             .with_context(|| format!("cannot run {}", program.display()))?;
-        if !output.status.success() {
-            return Err(
-                anyhow::Error::new(ChildExit(output.status.code().unwrap_or(1)))
-                    .context(format!("{} failed", describe(program, args, cwd, &[]))),
-            );
-        }
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+        outcome
+            .check()
+            .with_context(|| format!("{} failed", describe(program, args, cwd, &[])))?;
+        Ok(String::from_utf8_lossy(&stdout).into_owned())
     }
 
     /// Runs a child to completion with stdout and stderr captured (for parsing its output).
@@ -145,20 +154,23 @@ impl<'a> Runner<'a> {
         cwd: Option<&Path>,
     ) -> Result<(String, String)> {
         let mut command = self.command(program, args, cwd, &[])?;
-        command.stdin(Stdio::null());
-        let output = command
-            .output()
-            .map_err(|error| launch_error(program, error))?;
-        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-        if !output.status.success() {
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let (outcome, stdout, stderr) = child::spawn(&mut command)
+            .map_err(|error| launch_error(program, error))?
+            .wait_with_output()
+            .with_context(|| format!("waiting for {} failed", program.display()))?;
+        let stdout = String::from_utf8_lossy(&stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&stderr).into_owned();
+        if !outcome.success() {
             self.toolchain.output.info(stderr.trim_end());
             self.toolchain.output.info(stdout.trim_end());
-            return Err(
-                anyhow::Error::new(ChildExit(output.status.code().unwrap_or(1)))
-                    .context(format!("{} failed", describe(program, args, cwd, &[]))),
-            );
         }
+        outcome
+            .check()
+            .with_context(|| format!("{} failed", describe(program, args, cwd, &[])))?;
         Ok((stdout, stderr))
     }
 
@@ -177,32 +189,23 @@ impl<'a> Runner<'a> {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let mut child = command
-            .spawn()
-            .map_err(|error| launch_error(program, error))?;
-        if let Some(mut stdin) = child.stdin.take() {
+        let mut child = child::spawn(&mut command).map_err(|error| launch_error(program, error))?;
+        // Written in full before the output is read: the inputs are small (a certificate).
+        let written = child.stdin().map(|mut stdin| {
             use std::io::Write;
-            stdin
-                .write_all(input)
-                .with_context(|| format!("cannot write to {}", program.display()))?;
-        }
-        let output = child
+            stdin.write_all(input)
+        });
+        let (outcome, stdout, stderr) = child
             .wait_with_output()
             .with_context(|| format!("waiting for {} failed", program.display()))?;
-        if !output.status.success() {
-            let detail = String::from_utf8_lossy(if output.stderr.is_empty() {
-                &output.stdout
-            } else {
-                &output.stderr
-            })
+        let detail = String::from_utf8_lossy(if stderr.is_empty() { &stdout } else { &stderr })
             .trim()
             .to_string();
-            return Err(
-                anyhow::Error::new(ChildExit(output.status.code().unwrap_or(1))).context(format!(
-                    "{} failed: {detail}",
-                    describe(program, args, None, &[])
-                )),
-            );
+        outcome
+            .check()
+            .with_context(|| format!("{} failed: {detail}", describe(program, args, None, &[])))?;
+        if let Some(Err(error)) = written {
+            return Err(error).with_context(|| format!("cannot write to {}", program.display()));
         }
         Ok(())
     }
@@ -287,67 +290,6 @@ fn is_executable(path: &Path) -> bool {
 #[cfg(not(unix))]
 fn is_executable(path: &Path) -> bool {
     path.is_file()
-}
-
-/// Spawns the child and waits, relaying SIGTERM/SIGHUP to it (op may be PID 1 in its container,
-/// where nobody else would), then exits with the child's code. Ctrl-C on a terminal already
-/// reaches the child (same process group), so SIGINT is relayed only when there is no terminal,
-/// i.e. when someone sent it to `op` alone; either way `op` itself waits for the child.
-#[cfg(unix)]
-fn wait_forwarding(mut command: Command, program: &Path) -> Result<()> {
-    use nix::sys::signal::{Signal, kill};
-    use nix::unistd::Pid;
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-    use signal_hook::iterator::Signals;
-
-    let mut signals =
-        Signals::new([SIGINT, SIGTERM, SIGHUP]).context("cannot install signal handlers")?;
-    let handle = signals.handle();
-    let mut child = command
-        .spawn()
-        .map_err(|error| launch_error(program, error))?;
-    let pid = Pid::from_raw(child.id() as i32);
-    let relay_interrupt = !std::io::IsTerminal::is_terminal(&std::io::stdin());
-    let relay = std::thread::spawn(move || {
-        for signal in signals.forever() {
-            if signal == SIGINT && !relay_interrupt {
-                continue;
-            }
-            if let Ok(signal) = Signal::try_from(signal) {
-                let _ = kill(pid, signal);
-            }
-        }
-    });
-    let status = child.wait();
-    handle.close();
-    let _ = relay.join();
-    let status = status.with_context(|| format!("waiting for {} failed", program.display()))?;
-    child_result(&status)
-}
-
-#[cfg(not(unix))]
-fn wait_forwarding(mut command: Command, program: &Path) -> Result<()> {
-    // On Windows, Ctrl-C reaches every process attached to the console, the child included.
-    let status = command
-        .status()
-        .map_err(|error| launch_error(program, error))?;
-    child_result(&status)
-}
-
-fn child_result(status: &std::process::ExitStatus) -> Result<()> {
-    if status.success() {
-        return Ok(());
-    }
-    #[cfg(unix)]
-    let code = {
-        use std::os::unix::process::ExitStatusExt;
-        status
-            .code()
-            .or_else(|| status.signal().map(|signal| 128 + signal))
-    };
-    #[cfg(not(unix))]
-    let code = status.code();
-    Err(ChildExit(code.unwrap_or(1)).into())
 }
 
 fn launch_error(program: &Path, error: std::io::Error) -> anyhow::Error {

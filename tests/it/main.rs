@@ -15,6 +15,7 @@ mod pipeline_promote;
 mod pipeline_push;
 mod pipeline_registry;
 mod pipeline_run;
+mod pipeline_signals;
 mod pipeline_tools;
 mod pipeline_watch;
 mod toolchain_archives;
