@@ -307,10 +307,10 @@ fn place(entry: &Entry, work: &Dir, tools: &Dir) -> Result<()> {
 
 /// Removes what killed processes left in `staging/`: work directories and entries on their way
 /// out, including ones whose tool is installed by now (a kill between the rename and the
-/// clean-up). Only names in op's own `<key>.<pid>.<nonce>` shape, that are directories owned by
-/// this user and whose artifact lock is free (no running op is using them) are removed. Best
-/// effort and silent: a read-only cache must still run the tools it holds. Returns how many
-/// directories were removed.
+/// clean-up). Only names in op's own `<key>.<pid>.<nonce>` shape are removed, and only when
+/// they are directories owned by this user whose `locks/<key>.lock` exists and is free (no
+/// running op is using them). Best effort and silent: a read-only cache must still run the
+/// tools it holds. Returns how many directories were removed.
 pub fn sweep_staging(cache: &Cache) -> usize {
     let Ok(Some(root)) = cache.open_root(false) else {
         return 0;
@@ -326,7 +326,8 @@ pub fn sweep_staging(cache: &Cache) -> usize {
         let Some(key) = staging_key(&name) else {
             continue;
         };
-        if kind != Kind::Dir || !staging.is_own_dir(&name) {
+        // op takes `locks/<key>.lock` before it makes any staging directory for the key.
+        if kind != Kind::Dir || !staging.is_own_dir(&name) || !cache.has_lock_file(key) {
             continue;
         }
         if let Ok(_lock) = cache.lock(key, std::time::Duration::ZERO, &|_| {})

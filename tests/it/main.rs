@@ -6,6 +6,7 @@
 
 mod support;
 
+mod cache_hostile;
 mod lock_lifecycle;
 mod pipeline_bed;
 mod pipeline_build;

@@ -340,6 +340,17 @@ impl Cache {
         }
     }
 
+    /// Whether op ever took the lock of `key` here (it does before it stages anything for it).
+    pub fn has_lock_file(&self, key: &str) -> bool {
+        let Ok(Some(root)) = self.open_root(false) else {
+            return false;
+        };
+        let Ok(Some(locks)) = root.open_dir(LOCKS) else {
+            return false;
+        };
+        matches!(locks.kind(&format!("{key}.lock")), Ok(Some(store::Kind::File)))
+    }
+
     /// Takes the per-artifact lock, waiting up to `timeout` for another process that holds it.
     pub fn lock(
         &self,
