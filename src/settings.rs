@@ -16,6 +16,7 @@ pub const LOCK_TIMEOUT: &str = "OP_LOCK_TIMEOUT";
 pub const HTTP_RETRIES: &str = "OP_HTTP_RETRIES";
 pub const HTTP_TIMEOUT: &str = "OP_HTTP_TIMEOUT";
 pub const HTTP_MIN_SPEED: &str = "OP_HTTP_MIN_SPEED";
+pub const HTTP_DEADLINE: &str = "OP_HTTP_DEADLINE";
 pub const NO_PROGRESS: &str = "OP_NO_PROGRESS";
 pub const NO_COLOR: &str = "NO_COLOR";
 pub const SSL_CERT_FILE: &str = "SSL_CERT_FILE";
@@ -37,23 +38,145 @@ pub fn flag(name: &str) -> bool {
     })
 }
 
-fn seconds(name: &str, default: u64) -> Result<Duration> {
-    match var(name) {
-        None => Ok(Duration::from_secs(default)),
-        Some(text) => text
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .filter(|value| value.is_finite() && *value >= 0.0)
-            .map(Duration::from_secs_f64)
-            .ok_or_else(|| {
-                OpError::config(format!(
-                    "{name}={text:?} is not a number of seconds (for example {name}={default})"
-                ))
-                .into()
-            }),
+/// The accepted values of a numeric variable: its documented range and default.
+struct Range {
+    name: &'static str,
+    min: u64,
+    max: u64,
+    default: u64,
+    /// How the range reads in a message: "seconds", "a whole number", ….
+    unit: &'static str,
+    /// Said after the upper bound, e.g. " (100 MiB/s)".
+    max_note: &'static str,
+    /// Said after the lower bound, e.g. " (off)".
+    min_note: &'static str,
+    /// Replaces "default N" in messages when the default is not one number.
+    default_note: &'static str,
+}
+
+impl Range {
+    /// `OP_X=value is out of range: give seconds between 1 and 3600 (default 30)`.
+    fn error(&self, text: &str, problem: &str) -> anyhow::Error {
+        let shown =
+            if !text.is_empty() && text.len() <= 40 && text.chars().all(|c| c.is_ascii_graphic()) {
+                text.to_string()
+            } else {
+                let mut quoted: String = format!("{text:?}").chars().take(60).collect();
+                if quoted.len() < format!("{text:?}").len() {
+                    quoted.push('…');
+                }
+                quoted
+            };
+        let default = if self.default_note.is_empty() {
+            format!("default {}", self.default)
+        } else {
+            self.default_note.to_string()
+        };
+        OpError::config(format!(
+            "{}={shown} {problem}: give {} between {}{} and {}{} ({default})",
+            self.name, self.unit, self.min, self.min_note, self.max, self.max_note
+        ))
+        .with_hint(format!(
+            "fix or unset {} (README.md, section \"Environment variables\", gives the range of each)",
+            self.name
+        ))
+        .into()
+    }
+
+    /// Seconds, fractions allowed; `None` (unset or empty) is the default.
+    fn seconds(&self) -> Result<Duration> {
+        let Some(text) = var(self.name) else {
+            return Ok(Duration::from_secs(self.default));
+        };
+        let value: f64 = match text.trim().parse::<f64>() {
+            Ok(value) if !value.is_nan() => value,
+            _ => return Err(self.error(&text, "is not a number")),
+        };
+        // Also refuses ±inf and the huge values `Duration::from_secs_f64` panics on.
+        if !(self.min as f64..=self.max as f64).contains(&value) {
+            return Err(self.error(&text, "is out of range"));
+        }
+        Ok(Duration::from_secs_f64(value))
+    }
+
+    /// A whole number (digits only); `None` (unset or empty) is the default.
+    fn whole(&self) -> Result<u64> {
+        let Some(text) = var(self.name) else {
+            return Ok(self.default);
+        };
+        let digits = text.trim();
+        if digits.is_empty() || !digits.bytes().all(|byte| byte.is_ascii_digit()) {
+            return Err(self.error(&text, "is not a whole number"));
+        }
+        match digits.parse::<u64>() {
+            Ok(value) if (self.min..=self.max).contains(&value) => Ok(value),
+            _ => Err(self.error(&text, "is out of range")),
+        }
     }
 }
+
+/// `OP_HTTP_TIMEOUT`: 0 would time every connection out at once; over an hour of silence is a
+/// dead server.
+const HTTP_TIMEOUT_RANGE: Range = Range {
+    name: HTTP_TIMEOUT,
+    min: 1,
+    max: 3600,
+    default: 30,
+    unit: "seconds",
+    min_note: "",
+    max_note: "",
+    default_note: "",
+};
+
+/// `OP_LOCK_TIMEOUT`: 0 means "do not wait": fail at once if another process holds the lock.
+const LOCK_TIMEOUT_RANGE: Range = Range {
+    name: LOCK_TIMEOUT,
+    min: 0,
+    max: 86_400,
+    default: 300,
+    unit: "seconds",
+    min_note: "",
+    max_note: "",
+    default_note: "",
+};
+
+/// `OP_HTTP_RETRIES`: 20 retries with the backoff capped at a minute is already a quarter of an
+/// hour of a failing server.
+const HTTP_RETRIES_RANGE: Range = Range {
+    name: HTTP_RETRIES,
+    min: 0,
+    max: 20,
+    default: 3,
+    unit: "a whole number",
+    min_note: "",
+    max_note: "",
+    default_note: "",
+};
+
+/// `OP_HTTP_MIN_SPEED`: 0 turns the floor off.
+const HTTP_MIN_SPEED_RANGE: Range = Range {
+    name: HTTP_MIN_SPEED,
+    min: 0,
+    max: 100 * 1024 * 1024,
+    default: 1024,
+    unit: "bytes per second",
+    min_note: " (off)",
+    max_note: " (100 MiB/s)",
+    default_note: "",
+};
+
+/// `OP_HTTP_DEADLINE`: the whole of one download, every attempt and wait included. Unset, it is
+/// derived from the pinned size (`fetch::deadline`).
+const HTTP_DEADLINE_RANGE: Range = Range {
+    name: HTTP_DEADLINE,
+    min: 1,
+    max: 86_400,
+    default: 3600,
+    unit: "seconds",
+    min_note: "",
+    max_note: "",
+    default_note: "default: from the pinned size, at most 3600",
+};
 
 /// Settings of the toolchain layer, from the environment.
 #[derive(Clone, Debug)]
@@ -68,37 +191,28 @@ pub struct ToolchainSettings {
     /// A download slower than this (bytes per second, averaged over each `http_timeout`
     /// window) is abandoned and retried; 0 disables the floor.
     pub min_speed: u64,
+    /// How long one download may take, all attempts and waits included; `None`: derived from
+    /// the artifact's pinned size (see `fetch::deadline`).
+    pub deadline: Option<Duration>,
     pub progress: bool,
     pub ca_file: Option<PathBuf>,
 }
 
 impl ToolchainSettings {
     pub fn from_env() -> Result<Self> {
-        let retries = match var(HTTP_RETRIES) {
-            None => 3,
-            Some(text) => text.trim().parse::<u32>().map_err(|_| {
-                OpError::config(format!(
-                    "{HTTP_RETRIES}={text:?} is not a whole number of retries (for example {HTTP_RETRIES}=3)"
-                ))
-            })?,
-        };
-        let min_speed = match var(HTTP_MIN_SPEED) {
-            None => 1024,
-            Some(text) => text.trim().parse::<u64>().map_err(|_| {
-                OpError::config(format!(
-                    "{HTTP_MIN_SPEED}={text:?} is not a whole number of bytes per second (for example {HTTP_MIN_SPEED}=1024; 0 turns the floor off)"
-                ))
-            })?,
-        };
+        let retries = HTTP_RETRIES_RANGE.whole()?;
         Ok(Self {
             cache_dir: var(CACHE_DIR).map(PathBuf::from),
             mirror: var(TOOLCHAIN_MIRROR),
             offline: flag(OFFLINE),
             platform: var(TOOLCHAIN_PLATFORM),
-            lock_timeout: seconds(LOCK_TIMEOUT, 300)?,
-            retries,
-            http_timeout: seconds(HTTP_TIMEOUT, 30)?,
-            min_speed,
+            lock_timeout: LOCK_TIMEOUT_RANGE.seconds()?,
+            retries: u32::try_from(retries).unwrap_or(u32::MAX),
+            http_timeout: HTTP_TIMEOUT_RANGE.seconds()?,
+            min_speed: HTTP_MIN_SPEED_RANGE.whole()?,
+            deadline: var(HTTP_DEADLINE)
+                .map(|_| HTTP_DEADLINE_RANGE.seconds())
+                .transpose()?,
             progress: !flag(NO_PROGRESS),
             ca_file: var(SSL_CERT_FILE).map(PathBuf::from),
         })

@@ -1,5 +1,9 @@
-//! Downloads: mirror rewriting, `file://` and HTTP(S) sources, retries with backoff, and a
-//! streaming SHA-256 so that the bytes hashed are exactly the bytes served and written.
+//! Downloads: mirror rewriting, `file://` and HTTP(S) sources (retries with backoff under one
+//! deadline, in [`http`]), and a streaming SHA-256 so that the bytes hashed are exactly the
+//! bytes served and written.
+
+mod http;
+mod tls;
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -13,12 +17,35 @@ use sha2::{Digest, Sha256};
 use crate::error::{Code, OpError};
 use crate::settings::ToolchainSettings;
 use crate::toolchain::cache::Entry;
+pub use http::client;
+use http::{Counted, Retrier};
 
 /// Without a `size` in the lock, no artifact may be larger than this.
 pub const HARD_CAP: u64 = 2 << 30;
 const CHUNK: usize = 256 * 1024;
-const FIRST_BACKOFF: Duration = Duration::from_millis(200);
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// The default deadline of one download: this, plus [`DEADLINE_RATE`] time for the pinned size…
+const DEADLINE_SLACK: Duration = Duration::from_secs(300);
+/// …at this many bytes per second (256 kbit/s, a poor mobile link)…
+const DEADLINE_RATE: u64 = 32 * 1024;
+/// …and never more than this, which is also the deadline when the lock gives no size.
+const DEADLINE_CAP: Duration = Duration::from_secs(3600);
+
+/// How long fetching `size` bytes may take, every attempt and wait between them included:
+/// `OP_HTTP_DEADLINE` when set, else [`default_deadline`].
+pub fn deadline(settings: &ToolchainSettings, size: Option<u64>) -> Duration {
+    settings.deadline.unwrap_or_else(|| default_deadline(size))
+}
+
+/// 5 minutes plus 1 s per 32 KiB of `size`, at most an hour; an hour for an unknown size.
+fn default_deadline(size: Option<u64>) -> Duration {
+    match size {
+        None => DEADLINE_CAP,
+        Some(size) => {
+            (DEADLINE_SLACK + Duration::from_secs(size.div_ceil(DEADLINE_RATE))).min(DEADLINE_CAP)
+        }
+    }
+}
 
 /// Where the bytes of an artifact come from, after mirror rewriting.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -107,174 +134,6 @@ pub struct Downloaded {
     pub sha256: String,
 }
 
-/// Builds the HTTP client: rustls with the OS roots plus any CAs from `SSL_CERT_FILE`, proxies
-/// from the environment, connect and read timeouts, and no content decoding.
-pub fn client(settings: &ToolchainSettings) -> Result<reqwest::Client> {
-    let mut builder = reqwest::Client::builder()
-        .user_agent(concat!("octopipeline/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(settings.http_timeout)
-        .read_timeout(settings.http_timeout)
-        .redirect(reqwest::redirect::Policy::limited(10));
-    if let Some(path) = &settings.ca_file {
-        let pem = std::fs::read(path).map_err(|error| {
-            OpError::config(format!(
-                "cannot read SSL_CERT_FILE {}: {error}",
-                path.display()
-            ))
-        })?;
-        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|error| {
-            OpError::config(format!(
-                "SSL_CERT_FILE {} is not a PEM certificate bundle: {error}",
-                path.display()
-            ))
-        })?;
-        builder = builder.tls_certs_merge(certs);
-    }
-    builder
-        .build()
-        .map_err(|error| OpError::config(format!("cannot set up HTTPS: {error}")).into())
-}
-
-enum Attempt<T> {
-    Done(T),
-    /// Worth another try, possibly after the server's `Retry-After`.
-    Retry(String, Option<Duration>),
-    Fatal(anyhow::Error),
-}
-
-/// The retry policy: doubling backoff (or the server's `Retry-After`) for transient failures,
-/// then exit 4 naming what was fetched and the last reason.
-struct Retrier<'a> {
-    settings: &'a ToolchainSettings,
-    failures: Vec<String>,
-    backoff: Duration,
-}
-
-impl<'a> Retrier<'a> {
-    fn new(settings: &'a ToolchainSettings) -> Retrier<'a> {
-        Retrier {
-            settings,
-            failures: Vec::new(),
-            backoff: FIRST_BACKOFF,
-        }
-    }
-
-    /// `Some` when the attempt settles the matter; `None` (after waiting) to try again.
-    async fn settle<T>(
-        &mut self,
-        attempt: Attempt<T>,
-        label: &str,
-        source: &Source,
-    ) -> Option<Result<T>> {
-        match attempt {
-            Attempt::Done(done) => Some(Ok(done)),
-            Attempt::Fatal(error) => Some(Err(error)),
-            Attempt::Retry(reason, retry_after) => {
-                self.failures.push(reason);
-                if self.failures.len() as u64 <= u64::from(self.settings.retries) {
-                    let wait = retry_after.unwrap_or(self.backoff).min(MAX_RETRY_AFTER);
-                    tokio::time::sleep(wait).await;
-                    self.backoff *= 2;
-                    return None;
-                }
-                Some(Err(OpError::new(
-                    Code::Download,
-                    format!(
-                        "{label}: download of {} failed after {} attempt(s): {}",
-                        source.describe(),
-                        self.failures.len(),
-                        self.failures.last().map(String::as_str).unwrap_or("unknown error")
-                    ),
-                )
-                .with_hint("check the network, proxy (HTTPS_PROXY) and OP_TOOLCHAIN_MIRROR, then run the command again")
-                .into()))
-            }
-        }
-    }
-}
-
-/// Sends a request and sorts the outcome: a usable response, or why not (retry or give up).
-async fn send<T>(
-    request: reqwest::RequestBuilder,
-    label: &str,
-    source: &Source,
-) -> Result<reqwest::Response, Attempt<T>> {
-    send_passing(request, label, source, &[]).await
-}
-
-/// [`send`], except that a status in `pass` comes back as a response for the caller to judge.
-async fn send_passing<T>(
-    request: reqwest::RequestBuilder,
-    label: &str,
-    source: &Source,
-    pass: &[reqwest::StatusCode],
-) -> Result<reqwest::Response, Attempt<T>> {
-    let response = match request
-        .header(reqwest::header::ACCEPT_ENCODING, "identity")
-        .send()
-        .await
-    {
-        Ok(response) => response,
-        Err(error) => {
-            let reason = describe_reqwest(&error);
-            // A redirect loop will loop again.
-            if error.is_redirect() {
-                return Err(Attempt::Fatal(
-                    OpError::new(
-                        Code::Download,
-                        format!(
-                            "{label}: {} redirects in a loop or more than 10 times: {reason}",
-                            source.describe()
-                        ),
-                    )
-                    .with_hint("check the URL in toolchain.lock and OP_TOOLCHAIN_MIRROR")
-                    .into(),
-                ));
-            }
-            // A certificate the client does not trust will not become trusted by retrying.
-            if reason.contains("certificate") {
-                return Err(Attempt::Fatal(
-                    OpError::new(
-                        Code::Download,
-                        format!("{label}: TLS failure for {}: {reason}", source.describe()),
-                    )
-                    .with_hint("if the server (or a proxy) uses a private CA, point SSL_CERT_FILE at a PEM file with that CA")
-                    .into(),
-                ));
-            }
-            return Err(Attempt::Retry(reason, None));
-        }
-    };
-    let status = response.status();
-    if pass.contains(&status) {
-        return Ok(response);
-    }
-    if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        return Err(Attempt::Retry(format!("HTTP {status}"), retry_after));
-    }
-    if !status.is_success() {
-        return Err(Attempt::Fatal(
-            OpError::new(
-                Code::Download,
-                format!("{label}: {} answered HTTP {status}", source.describe()),
-            )
-            .with_hint(if status == reqwest::StatusCode::NOT_FOUND {
-                "the file is not at that URL: check toolchain.lock, or that the mirror holds it"
-            } else {
-                "check credentials, proxy and OP_TOOLCHAIN_MIRROR"
-            })
-            .into(),
-        ));
-    }
-    Ok(response)
-}
-
 /// Streams `entry`'s artifact from `source` into `file` (which lives at `path`, named if a
 /// write fails), hashing as it goes, enforcing the lock's `size` (or [`HARD_CAP`]); retries
 /// transient failures from scratch.
@@ -342,119 +201,24 @@ async fn download_into(
         Source::Http(url) => {
             let client = client.expect("an HTTP client is built whenever an HTTP source exists");
             let label = entry.label();
-            let mut retrier = Retrier::new(settings);
-            loop {
+            let mut retrier = Retrier::new(settings, deadline(settings, entry.artifact.size));
+            let counted = Counted::new(progress);
+            let attempts = async |retrier: &mut Retrier<'_>| loop {
                 file.set_len(0)?;
                 std::io::Seek::rewind(file)?;
+                counted.reset();
                 let attempt =
-                    attempt_http(client, settings, url, file, limit, entry, source, progress).await;
+                    http::attempt_get(client, settings, url, file, limit, entry, source, &counted)
+                        .await;
                 if let Some(result) = retrier.settle(attempt, &label, source).await {
                     return result;
                 }
-            }
+            };
+            retrier
+                .run(&label, source, attempts, || counted.describe())
+                .await
         }
     }
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn attempt_http(
-    client: &reqwest::Client,
-    settings: &ToolchainSettings,
-    url: &Url,
-    file: &mut File,
-    limit: u64,
-    entry: &Entry,
-    source: &Source,
-    progress: &dyn Progress,
-) -> Attempt<Downloaded> {
-    let mut response = match send(client.get(url.clone()), &entry.label(), source).await {
-        Ok(response) => response,
-        Err(attempt) => return attempt,
-    };
-    let announced = response.content_length();
-    if let (Some(expected), Some(announced)) = (entry.artifact.size, announced)
-        && expected != announced
-    {
-        return Attempt::Fatal(integrity_error(
-            entry,
-            source,
-            &format!("the server announces {announced} bytes but the lock says size = {expected}"),
-        ));
-    }
-    if announced.is_some_and(|announced| announced > limit) {
-        return Attempt::Fatal(integrity_error(
-            entry,
-            source,
-            &format!(
-                "the server announces {} bytes, over the {limit}-byte limit",
-                announced.unwrap_or_default()
-            ),
-        ));
-    }
-    progress.start(announced.or(entry.artifact.size));
-    let mut hasher = Sha256::new();
-    let mut size: u64 = 0;
-    // The read timeout catches a silent server; this floor catches one that drips a few bytes
-    // just often enough to dodge it.
-    let mut window = (std::time::Instant::now(), 0u64);
-    loop {
-        match response.chunk().await {
-            Ok(Some(chunk)) => {
-                size += chunk.len() as u64;
-                window.1 += chunk.len() as u64;
-                let elapsed = window.0.elapsed();
-                if settings.min_speed > 0 && elapsed >= settings.http_timeout {
-                    let floor = settings.min_speed as f64 * elapsed.as_secs_f64();
-                    if (window.1 as f64) < floor {
-                        return Attempt::Retry(
-                            format!(
-                                "too slow: {} bytes in {:.0} s, under the {} bytes/s floor (OP_HTTP_MIN_SPEED)",
-                                window.1,
-                                elapsed.as_secs_f64(),
-                                settings.min_speed
-                            ),
-                            None,
-                        );
-                    }
-                    window = (std::time::Instant::now(), 0);
-                }
-                if size > limit {
-                    return Attempt::Fatal(integrity_error(
-                        entry,
-                        source,
-                        &format!("received more than the expected {limit} bytes"),
-                    ));
-                }
-                hasher.update(&chunk);
-                if let Err(error) = file.write_all(&chunk) {
-                    return Attempt::Fatal(write_error(error));
-                }
-                progress.advance(chunk.len() as u64);
-            }
-            Ok(None) => break,
-            Err(error) => {
-                return Attempt::Retry(
-                    format!(
-                        "connection lost after {size} bytes: {}",
-                        describe_reqwest(&error)
-                    ),
-                    None,
-                );
-            }
-        }
-    }
-    if let Some(announced) = announced
-        && size != announced
-    {
-        return Attempt::Retry(
-            format!("body ended after {size} of {announced} bytes"),
-            None,
-        );
-    }
-    Attempt::Done(Downloaded {
-        size,
-        sha256: hex::encode(hasher.finalize()),
-    })
 }
 
 /// A small file (checksum list) in full, at most `max` bytes.
@@ -487,30 +251,15 @@ pub async fn fetch_small(
         }
         Source::Http(url) => {
             let client = client.expect("an HTTP client is built whenever an HTTP source exists");
-            let mut retrier = Retrier::new(settings);
-            loop {
-                let attempt = match send(client.get(url.clone()), label, source).await {
-                    Ok(mut response) => {
-                        let mut body = Vec::new();
-                        loop {
-                            match response.chunk().await {
-                                Ok(Some(chunk)) => {
-                                    body.extend_from_slice(&chunk);
-                                    if body.len() as u64 > max {
-                                        break Attempt::Fatal(too_big());
-                                    }
-                                }
-                                Ok(None) => break Attempt::Done(body),
-                                Err(error) => break Attempt::Retry(describe_reqwest(&error), None),
-                            }
-                        }
-                    }
-                    Err(attempt) => attempt,
-                };
+            let mut retrier = Retrier::new(settings, deadline(settings, Some(max)));
+            let attempts = async |retrier: &mut Retrier<'_>| loop {
+                let attempt =
+                    http::attempt_small(client, settings, url, label, source, max, &too_big).await;
                 if let Some(result) = retrier.settle(attempt, label, source).await {
                     return result;
                 }
-            }
+            };
+            retrier.run(label, source, attempts, || None).await
         }
     }
 }
@@ -530,29 +279,14 @@ pub async fn content_length(
             .filter(|&length| length > 0)),
         Source::Http(url) => {
             let client = client.expect("an HTTP client is built whenever an HTTP source exists");
-            let mut retrier = Retrier::new(settings);
-            loop {
-                let no_head = [
-                    reqwest::StatusCode::METHOD_NOT_ALLOWED,
-                    reqwest::StatusCode::NOT_IMPLEMENTED,
-                ];
-                let request = client.head(url.clone());
-                let attempt = match send_passing(request, label, source, &no_head).await {
-                    Ok(response) if !response.status().is_success() => Attempt::Done(None),
-                    Ok(response) => Attempt::Done(
-                        response
-                            .headers()
-                            .get(reqwest::header::CONTENT_LENGTH)
-                            .and_then(|value| value.to_str().ok())
-                            .and_then(|value| value.trim().parse::<u64>().ok())
-                            .filter(|&length| length > 0),
-                    ),
-                    Err(attempt) => attempt,
-                };
+            let mut retrier = Retrier::new(settings, deadline(settings, Some(0)));
+            let attempts = async |retrier: &mut Retrier<'_>| loop {
+                let attempt = http::attempt_head(client, settings, url, label, source).await;
                 if let Some(result) = retrier.settle(attempt, label, source).await {
                     return result;
                 }
-            }
+            };
+            retrier.run(label, source, attempts, || None).await
         }
     }
 }
@@ -638,23 +372,6 @@ pub fn check_digest(entry: &Entry, source: &Source, got: &Downloaded) -> Result<
     ))
 }
 
-fn describe_reqwest(error: &reqwest::Error) -> String {
-    let mut text = if error.is_timeout() {
-        "timed out".to_string()
-    } else if error.is_connect() {
-        "cannot connect".to_string()
-    } else {
-        "request failed".to_string()
-    };
-    let mut cause: Option<&dyn std::error::Error> = std::error::Error::source(error);
-    while let Some(inner) = cause {
-        text.push_str(": ");
-        text.push_str(&redact(&inner.to_string()));
-        cause = inner.source();
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -680,6 +397,18 @@ mod tests {
             Source::File("/srv/mirror/dl.k8s.io/release/kubectl".into())
         );
         assert!(resolve("ftp://x/y", None).is_err());
+    }
+
+    #[test]
+    fn the_default_deadline_grows_with_the_pinned_size_up_to_an_hour() {
+        let seconds = |size| default_deadline(size).as_secs();
+        assert_eq!(seconds(Some(0)), 300);
+        assert_eq!(seconds(Some(1)), 301);
+        // 50 MiB, about kubectl: 5 min + 1600 s.
+        assert_eq!(seconds(Some(50 << 20)), 1900);
+        assert_eq!(seconds(Some(500 << 20)), 3600);
+        assert_eq!(seconds(Some(u64::MAX)), 3600);
+        assert_eq!(seconds(None), 3600);
     }
 
     #[test]
