@@ -59,7 +59,10 @@ fn assert_intact(dir: &Path) {
         "files under {} were touched",
         dir.display()
     );
-    assert_eq!(fs::read_to_string(dir.join("notes..txt")).unwrap(), "my notes");
+    assert_eq!(
+        fs::read_to_string(dir.join("notes..txt")).unwrap(),
+        "my notes"
+    );
 }
 
 #[test]
@@ -85,7 +88,11 @@ fn a_staging_dir_that_is_a_link_is_refused_and_what_it_points_to_survives() {
         .success()
         .stdout_has(&marker("fixture-tool"));
     // A prune that has an entry to remove needs staging/, and refuses the link.
-    env.write_lock(&Lock::new(vec![Pin::fixture("fixture-other", "1.0.0", Kind::Raw)]));
+    env.write_lock(&Lock::new(vec![Pin::fixture(
+        "fixture-other",
+        "1.0.0",
+        Kind::Raw,
+    )]));
     env.op(&["toolchain", "prune", "--unused-for", "0"])
         .code(2)
         .stderr_has("symbolic link");
@@ -147,8 +154,11 @@ fn planted_copy(env: &TestEnv, pin: &Pin) -> (PathBuf, PathBuf) {
     assert!(evil.len() < genuine.len());
     evil.resize(genuine.len(), b'#');
     fs::write(planted.join("bin").join(&exe), evil).unwrap();
-    fs::set_permissions(planted.join("bin").join(&exe), fs::Permissions::from_mode(0o755))
-        .unwrap();
+    fs::set_permissions(
+        planted.join("bin").join(&exe),
+        fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
     (planted, ran)
 }
 
@@ -166,7 +176,10 @@ fn an_entry_that_is_a_link_is_never_run() {
         .stderr_has("symbolic link");
     assert!(!ran.exists(), "op ran the program behind a planted link");
     env.op(&["toolchain", "which", "fixture-tool"]).code(2);
-    assert!(planted.join("receipt.json").is_file(), "op deleted the link's target");
+    assert!(
+        planted.join("receipt.json").is_file(),
+        "op deleted the link's target"
+    );
 }
 
 #[test]
@@ -230,7 +243,10 @@ fn a_cache_or_entry_of_another_user_is_refused() {
     fs::create_dir_all(foreign.join("entry")).unwrap();
     std::os::unix::fs::chown(&foreign, Some(nobody), Some(nobody)).unwrap();
     env.op(&["toolchain", "exec", "fixture-tool"]).success();
-    assert!(foreign.join("entry").is_dir(), "the sweep removed another user's directory");
+    assert!(
+        foreign.join("entry").is_dir(),
+        "the sweep removed another user's directory"
+    );
 }
 
 #[test]
@@ -251,7 +267,11 @@ fn what_op_creates_is_writable_only_by_its_user_whatever_the_umask() {
         .filter(|path| fs::symlink_metadata(path).unwrap().permissions().mode() & 0o022 != 0)
         .map(|path| path.display().to_string())
         .collect();
-    assert_eq!(loose, Vec::<String>::new(), "group/other-writable under umask 000");
+    assert_eq!(
+        loose,
+        Vec::<String>::new(),
+        "group/other-writable under umask 000"
+    );
     env.op(&["toolchain", "exec", "fixture-tool"]).success();
 }
 
@@ -319,8 +339,13 @@ fn a_cache_at_home_loses_nothing() {
     env.set("OP_CACHE_DIR", home.display().to_string());
     env.op(&["toolchain", "install"]).success();
     env.op(&["toolchain", "exec", "fixture-tool"]).success();
-    env.write_lock(&Lock::new(vec![Pin::fixture("fixture-other", "1.0.0", Kind::Raw)]));
-    env.op(&["toolchain", "prune", "--unused-for", "0"]).success();
+    env.write_lock(&Lock::new(vec![Pin::fixture(
+        "fixture-other",
+        "1.0.0",
+        Kind::Raw,
+    )]));
+    env.op(&["toolchain", "prune", "--unused-for", "0"])
+        .success();
     assert_intact(&staging);
     assert_intact(&tools);
 }

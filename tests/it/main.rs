@@ -7,6 +7,7 @@
 mod support;
 
 mod cache_hostile;
+mod cache_lifecycle;
 mod lock_lifecycle;
 mod pipeline_bed;
 mod pipeline_build;

@@ -348,7 +348,10 @@ impl Cache {
         let Ok(Some(locks)) = root.open_dir(LOCKS) else {
             return false;
         };
-        matches!(locks.kind(&format!("{key}.lock")), Ok(Some(store::Kind::File)))
+        matches!(
+            locks.kind(&format!("{key}.lock")),
+            Ok(Some(store::Kind::File))
+        )
     }
 
     /// Takes the per-artifact lock, waiting up to `timeout` for another process that holds it.
