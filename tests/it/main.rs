@@ -17,6 +17,7 @@ mod pipeline_registry;
 mod pipeline_run;
 mod pipeline_tools;
 mod pipeline_watch;
+mod secrets;
 mod toolchain_commands;
 mod toolchain_concurrency;
 mod toolchain_exec;
