@@ -152,13 +152,15 @@ impl Watch {
 }
 
 /// Lock passwords, one per pin, each with a character that a naive redaction stops at.
-const LOCK_PASSWORDS: [&str; 6] = [
+const LOCK_PASSWORDS: [&str; 7] = [
     "lockSlashLeft/lockSlashRight",
     "lockHashLeft#lockHashRight",
     "lockQueryLeft?lockQueryRight",
     "lockAtLeft@lockAtRight",
     "lockMixLeft/#?@:lockMixRight",
     "lockSpaceLeft lockSpaceRight",
+    // `%` is what GitHub annotations escape: masked before escaping, or it shows as `%25`.
+    "lockPercentLeft%lockPercentRight",
 ];
 /// A token as the whole userinfo, and a password before a host without a dot.
 const LOCK_TOKEN: &str = "lockTokenLeft/lockTokenRight";
