@@ -7,6 +7,7 @@ pub mod error;
 pub mod formats;
 pub mod output;
 pub mod pipeline;
+pub mod redact;
 pub mod settings;
 pub mod toolchain;
 

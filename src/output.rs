@@ -1,5 +1,7 @@
 //! The only place that prints. Data goes to stdout; everything for humans goes to stderr:
 //! progress bars on a terminal, one line per download otherwise, GitHub annotations in Actions.
+//! Every line passes through [`crate::redact`] first: no credential and no known secret is
+//! printed, whoever built the message.
 #![expect(clippy::print_stderr, reason = "this module is the printer")]
 
 use std::io::{IsTerminal, Write};
@@ -8,6 +10,7 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::redact;
 use crate::settings;
 use crate::toolchain::cache::Entry;
 use crate::toolchain::fetch::Progress;
@@ -33,6 +36,11 @@ impl Output {
 
     /// A line for humans (stderr), kept clear of progress bars.
     pub fn info(&self, message: &str) {
+        self.human(&redact::text(message));
+    }
+
+    /// Prints an already redacted line for humans.
+    fn human(&self, message: &str) {
         match &self.bars {
             Some(bars) => {
                 let _ = bars.println(message);
@@ -42,15 +50,18 @@ impl Output {
     }
 
     pub fn warn(&self, message: &str) {
+        let message = redact::text(message);
         if self.github {
-            eprintln!("::warning::{}", annotation(message));
+            eprintln!("::warning::{}", annotation(&message));
         } else {
-            self.info(&format!("{} {message}", self.paint("warning:", "33")));
+            self.human(&format!("{} {message}", self.paint("warning:", "33")));
         }
     }
 
-    /// Data for programs (stdout).
+    /// Data for programs (stdout): URL credentials and known secrets masked, every other word
+    /// kept exactly.
     pub fn data(&self, line: &str) {
+        let line = redact::data(line);
         let mut stdout = std::io::stdout().lock();
         let _ = writeln!(stdout, "{line}");
     }
@@ -64,17 +75,19 @@ impl Output {
                 text.push_str(&format!("\n  caused by: {cause}"));
             }
         }
-        let hint = crate::error::hint(error);
+        let text = redact::text(&text);
+        let hint = crate::error::hint(error).map(redact::text);
         if self.github {
             let mut full = text.clone();
             if let Some(hint) = hint {
                 full.push_str(&format!("\nhint: {hint}"));
             }
+            // Masked before escaping: `%` in a secret becomes `%25` in the annotation.
             eprintln!("::error::{}", annotation(&full));
         } else {
-            self.info(&format!("{} {text}", self.paint("error:", "1;31")));
+            self.human(&format!("{} {text}", self.paint("error:", "1;31")));
             if let Some(hint) = hint {
-                self.info(&format!("{} {hint}", self.paint("hint:", "36")));
+                self.human(&format!("{} {hint}", self.paint("hint:", "36")));
             }
         }
     }

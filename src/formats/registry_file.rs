@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde::de::{self, MapAccess, Visitor};
 
 use crate::formats::yaml;
+use crate::redact;
 
 pub const FILE_NAME: &str = ".registry";
 
@@ -94,7 +95,12 @@ impl Registry {
     ) -> Result<Registry> {
         let raw: RawFile = yaml::from_str(text, path, HINT)?;
         // Trimmed and trailing `/` dropped before interpolation: a `/` from a variable survives.
-        let normalise = |Entry(text): Entry| interpolate(text.trim().trim_end_matches('/'), env);
+        let normalise = |Entry(text): Entry| {
+            let mut values = Vec::new();
+            let entry = expand(text.trim().trim_end_matches('/'), env, &mut values);
+            remember_secrets(&entry, &values);
+            entry
+        };
         let local = raw.local.map(normalise).filter(|text| !text.is_empty());
         let list = match raw.ci {
             Some(ci) if !ci.is_empty() => ci,
@@ -127,9 +133,54 @@ impl Registry {
     }
 }
 
+/// Makes an entry's credentials known to [`redact`], so that no line printed shows them: the
+/// password (or token) of the entry, every variable's value that went into it, and the value of
+/// any variable whose name says it is a secret, wherever it went.
+fn remember_secrets(entry: &str, values: &[(String, String)]) {
+    let secrets = redact::secrets_in(entry);
+    for secret in &secrets {
+        redact::remember(secret);
+    }
+    for (name, value) in values {
+        let named_secret = SECRET_NAMES
+            .iter()
+            .any(|part| name.to_ascii_uppercase().contains(part));
+        if named_secret || secrets.iter().any(|secret| secret.contains(value.as_str())) {
+            redact::remember(value);
+        }
+    }
+}
+
+/// Parts of variable names that hold secrets (`REGISTRY_PASSWORD`, `GAR_TOKEN`, …).
+const SECRET_NAMES: [&str; 7] = [
+    "PASS",
+    "SECRET",
+    "TOKEN",
+    "CREDENTIAL",
+    "AUTH",
+    "API_KEY",
+    "PRIVATE",
+];
+
 /// Expands `${VAR}`, `${VAR:-default}`, `$VAR` and `$$`, once, left to right. Unset variables
 /// are empty; `${VAR:-d}` uses `d` when VAR is unset or empty; anything else stays literal.
 pub fn interpolate(text: &str, env: &dyn Fn(&str) -> Option<String>) -> String {
+    expand(text, env, &mut Vec::new())
+}
+
+/// [`interpolate`], noting each variable's name and non-empty value in `values`.
+fn expand(
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+    values: &mut Vec<(String, String)>,
+) -> String {
+    let mut noted = |name: &str| {
+        let value = env(name).unwrap_or_default();
+        if !value.is_empty() {
+            values.push((name.to_string(), value.clone()));
+        }
+        value
+    };
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(dollar) = rest.find('$') {
@@ -152,7 +203,7 @@ pub fn interpolate(text: &str, env: &dyn Fn(&str) -> Option<String>) -> String {
                 rest = after;
                 continue;
             }
-            let value = env(name).unwrap_or_default();
+            let value = noted(name);
             match default {
                 Some(default) if value.is_empty() => out.push_str(default),
                 _ => out.push_str(&value),
@@ -169,7 +220,7 @@ pub fn interpolate(text: &str, env: &dyn Fn(&str) -> Option<String>) -> String {
                 out.push('$');
                 rest = after;
             } else {
-                out.push_str(&env(&after[..name_len]).unwrap_or_default());
+                out.push_str(&noted(&after[..name_len]));
                 rest = &after[name_len..];
             }
         }
@@ -223,6 +274,27 @@ mod tests {
         for (input, expected) in cases {
             assert_eq!(interpolate(input, &env), expected, "{input}");
         }
+    }
+
+    #[test]
+    fn credentials_and_the_variables_in_them_are_masked_once_read() {
+        let env = |name: &str| match name {
+            "REG_USER" => Some("unit-test-bot".to_string()),
+            "REG_PASSWORD_PART" => Some("UnitVarSecret".to_string()),
+            "UNIT_REGISTRY_TOKEN" => Some("UnitNamedToken".to_string()),
+            _ => None,
+        };
+        let registry = Registry::parse(
+            "ci:\n  - 'bot:UnitLiteral/Secret@ghcr.io/acme'\n  - '${REG_USER}:x-${REG_PASSWORD_PART}@gar.example.com/a'\n  - 'r.io/${UNIT_REGISTRY_TOKEN}'\n",
+            Path::new(".registry"),
+            &env,
+        )
+        .unwrap();
+        assert_eq!(registry.ci[0], "bot:UnitLiteral/Secret@ghcr.io/acme");
+        assert_eq!(
+            redact::text("UnitLiteral/Secret UnitVarSecret UnitNamedToken unit-test-bot"),
+            "*** *** *** unit-test-bot"
+        );
     }
 
     fn load(text: &str) -> Result<Registry> {

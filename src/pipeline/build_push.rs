@@ -170,9 +170,10 @@ pub fn build_push(context: &Context, options: &BuildPushArgs) -> Result<()> {
             OpError::config(format!("cannot create {}: {error}", output_dir.display()))
         })?;
     }
-    context
-        .runner
-        .write_file(&result_path, build_result::render(&builds).as_bytes())?;
+    context.runner.write_file(
+        &result_path,
+        build_result::render(&crate::pipeline::for_file(&builds)).as_bytes(),
+    )?;
     if !context.runner.dry_run() {
         context.say(&format!(
             "wrote {} ({} image(s))",

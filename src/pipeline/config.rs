@@ -10,6 +10,7 @@ use crate::error::OpError;
 use crate::formats::properties;
 use crate::formats::registry_file::{Destination, Registry};
 use crate::formats::run_file::RunFile;
+use crate::redact;
 use crate::settings;
 
 pub const PROPERTIES_ENV: &str = "OCTOPILOT_PIPELINE_PROPERTIES";
@@ -77,14 +78,19 @@ impl Config {
         })
     }
 
-    /// A non-empty environment variable, else the properties file's value.
+    /// A non-empty environment variable, else the properties file's value. Credentials in it
+    /// (a repository's password) are made known to [`redact`], so no line printed shows them.
     pub fn get(&self, key: &str) -> Option<String> {
-        settings::var(key).or_else(|| {
+        let value = settings::var(key).or_else(|| {
             self.properties
                 .get(key)
                 .filter(|value| !value.is_empty())
                 .cloned()
-        })
+        });
+        if let Some(value) = &value {
+            redact::remember_credentials(value);
+        }
+        value
     }
 
     /// `SKAFFOLD_DEFAULT_REPO`, else `GOOGLE_GKE_IMAGE_REPOSITORY`.
@@ -145,7 +151,9 @@ pub fn in_ci() -> bool {
     settings::var(settings::GITHUB_ACTIONS).as_deref() == Some("true")
 }
 
+/// A repository setting trimmed, its credentials (if any) made known to [`redact`].
 pub fn clean_repo(repo: &str) -> String {
+    redact::remember_credentials(repo);
     repo.trim().trim_end_matches('/').to_string()
 }
 

@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result};
 
 use crate::cli::Command;
+use crate::formats::build_result::Build;
 use crate::toolchain::Toolchain;
 use config::Config;
 use runner::Runner;
@@ -52,6 +53,18 @@ impl Context<'_> {
             self.runner.toolchain().output.info(message);
         }
     }
+}
+
+/// The builds as build_result.json keeps them: references without credentials (a registry's
+/// password has no place in a file that is read, uploaded and logged later).
+pub fn for_file(builds: &[Build]) -> Vec<Build> {
+    builds
+        .iter()
+        .map(|build| Build {
+            image_name: build.image_name.clone(),
+            tag: crate::redact::without_credentials(&build.tag),
+        })
+        .collect()
 }
 
 /// Converts string arguments for a child's argv.

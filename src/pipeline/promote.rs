@@ -8,6 +8,7 @@ use crate::error::{Code, OpError};
 use crate::formats::build_result::{self, Build};
 use crate::pipeline::config::{is_qualified, retarget};
 use crate::pipeline::{Context, args};
+use crate::redact;
 
 /// The builds an option selects: the one named `image`, or all of them.
 pub fn select(
@@ -78,7 +79,11 @@ pub fn promote(context: &Context, options: &PromoteArgs) -> Result<()> {
             format!("{source}/{}", build.tag)
         };
         let to = retarget(&build.tag, Some(&source), &destination);
-        context.say(&format!("promoting {from} -> {to}"));
+        context.say(&format!(
+            "promoting {} -> {}",
+            redact::reference(&from),
+            redact::reference(&to)
+        ));
         context
             .runner
             .run(&crane, &args(["copy", &from, &to]), Some(&context.cwd), &[])?;

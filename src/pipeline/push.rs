@@ -13,6 +13,7 @@ use crate::formats::build_result::{self, Build};
 use crate::formats::registry_file::{Destination, Registry};
 use crate::pipeline::config::{clean_repo, in_ci, retarget};
 use crate::pipeline::{Context, args};
+use crate::redact;
 use crate::settings;
 
 pub fn push(context: &Context, options: &PushArgs) -> Result<()> {
@@ -101,9 +102,10 @@ pub fn push(context: &Context, options: &PushArgs) -> Result<()> {
         let _ = std::fs::remove_file(&scratch);
         builds?
     };
-    context
-        .runner
-        .write_file(&result_path, build_result::render(&builds).as_bytes())?;
+    context.runner.write_file(
+        &result_path,
+        build_result::render(&crate::pipeline::for_file(&builds)).as_bytes(),
+    )?;
     context.say(&format!(
         "wrote {} ({} image(s))",
         result_path.display(),
@@ -167,7 +169,11 @@ fn push_all(
             if done.contains(&destination) {
                 continue;
             }
-            context.say(&format!("copying {} to {destination}", build.tag));
+            context.say(&format!(
+                "copying {} to {}",
+                redact::reference(&build.tag),
+                redact::reference(&destination)
+            ));
             let copied = context.runner.run(
                 &crane,
                 &args(["copy", &build.tag, &destination]),
@@ -176,7 +182,7 @@ fn push_all(
             );
             if copied.is_err() {
                 // The exit code passes through as crane's; say which copy it was.
-                let failed = anyhow::anyhow!("crane copy to {other} failed");
+                let failed = anyhow::anyhow!("crane copy to {} failed", redact::reference(other));
                 context.runner.toolchain().output.report_error(&failed);
             }
             copied?;
@@ -184,6 +190,10 @@ fn push_all(
         }
     }
     if context.runner.dry_run() {
+        let others: Vec<String> = others
+            .iter()
+            .map(|other| redact::reference(other))
+            .collect();
         context.say(&format!(
             "--push-all would copy each built image to: {}",
             others.join(", ")

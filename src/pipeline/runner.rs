@@ -13,6 +13,7 @@ use std::sync::OnceLock;
 use anyhow::{Context, Result};
 
 use crate::error::{Code, OpError};
+use crate::redact;
 use crate::toolchain::cache::Entry;
 use crate::toolchain::{Toolchain, exec};
 
@@ -227,7 +228,8 @@ impl<'a> Runner<'a> {
 
 pub use crate::atomic::write_atomic;
 
-/// A shell-like rendering of a command line, for `--dry-run` and error messages.
+/// A shell-like rendering of a command line, for `--dry-run` and error messages; credentials
+/// in an argument or a variable (`--default-repo user:pass@r.io/x`) are hidden.
 pub fn describe(
     program: &Path,
     args: &[OsString],
@@ -239,10 +241,16 @@ pub fn describe(
         parts.push(format!("(cd {} &&", quote(cwd.as_os_str())));
     }
     for (key, value) in env {
-        parts.push(format!("{key}={}", quote(OsStr::new(value))));
+        parts.push(format!(
+            "{key}={}",
+            quote(OsStr::new(&redact::reference(value)))
+        ));
     }
     parts.push(quote(program.as_os_str()));
-    parts.extend(args.iter().map(|arg| quote(arg)));
+    parts.extend(args.iter().map(|arg| {
+        let arg = arg.to_string_lossy();
+        quote(OsStr::new(&redact::reference(&arg)))
+    }));
     let mut line = parts.join(" ");
     if cwd.is_some() {
         line.push(')');

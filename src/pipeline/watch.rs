@@ -170,7 +170,8 @@ pub fn watch(context: &Context, options: &WatchArgs) -> Result<()> {
         format!("{registry}/{}", build.tag)
     };
     context.say(&format!(
-        "Waiting for deployment {component} to use image {expected} ..."
+        "Waiting for deployment {component} to use image {} ...",
+        crate::redact::reference(&expected)
     ));
     if context.runner.dry_run() {
         context.runner.run(&flux, &reconcile, None, &[])?;

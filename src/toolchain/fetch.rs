@@ -110,15 +110,7 @@ fn parse_url(url: &str) -> Result<Url> {
 
 /// Hides the user-info part of a URL (`https://user:token@host/` → `https://***@host/`).
 pub fn redact(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else {
-        return url.to_string();
-    };
-    let rest = &url[scheme_end + 3..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{}://***@{}", &url[..scheme_end], &rest[at + 1..]),
-        None => url.to_string(),
-    }
+    crate::redact::url(url)
 }
 
 /// Told about download progress; a retry starts over.

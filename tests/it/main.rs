@@ -20,6 +20,7 @@ mod pipeline_run;
 mod pipeline_signals;
 mod pipeline_tools;
 mod pipeline_watch;
+mod secrets;
 mod settings_env;
 mod toolchain_archives;
 mod toolchain_commands;
