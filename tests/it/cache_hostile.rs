@@ -220,7 +220,10 @@ fn root() -> bool {
 #[test]
 fn a_cache_or_entry_of_another_user_is_refused() {
     if !root() {
-        eprintln!("skipped: giving a directory to another user needs root");
+        #[expect(clippy::print_stderr, reason = "a skipped test says why")]
+        {
+            eprintln!("skipped: giving a directory to another user needs root");
+        }
         return;
     }
     let (env, _server, pin) = installed();

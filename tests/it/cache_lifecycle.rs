@@ -8,7 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 
 use crate::support::archive::{Entry, fixture_script, marker, tar_gz};
 use crate::support::server::dead_url;
-use crate::support::{Artifact, Kind, Lock, Pin, Route, TestEnv, host_platform};
+use crate::support::{Artifact, Kind, Lock, Pin, Route, TestEnv, host_platform, repeat_op};
 
 /// One tar.gz holding two programs, `a/tool` and `b/tool`, and a pin taking `bin` from it.
 fn shared_archive_pin(bin: &str) -> Pin {
@@ -180,42 +180,6 @@ fn an_entry_a_killed_prune_moved_aside_is_swept_and_never_reported() {
     env.op(&["toolchain", "exec", "fixture-tool"]).success();
 }
 
-/// Runs `op ARGS` `times` times in a thread; returns the runs that failed.
-fn loop_op(env: &TestEnv, args: &[&str], times: usize) -> std::thread::JoinHandle<Vec<String>> {
-    let op = assert_cmd::cargo::cargo_bin!("op").to_path_buf();
-    let args: Vec<String> = args.iter().map(|arg| arg.to_string()).collect();
-    let command = env.std_command(&op);
-    let envs: Vec<(std::ffi::OsString, Option<std::ffi::OsString>)> = command
-        .get_envs()
-        .map(|(key, value)| (key.to_owned(), value.map(|value| value.to_owned())))
-        .collect();
-    let cwd = command.get_current_dir().map(|dir| dir.to_path_buf());
-    std::thread::spawn(move || {
-        let mut failures = Vec::new();
-        for round in 0..times {
-            let mut command = std::process::Command::new(&op);
-            command.args(&args).env_clear();
-            for (key, value) in &envs {
-                if let Some(value) = value {
-                    command.env(key, value);
-                }
-            }
-            if let Some(cwd) = &cwd {
-                command.current_dir(cwd);
-            }
-            let output = command.output().unwrap();
-            if !output.status.success() {
-                failures.push(format!(
-                    "round {round}: {args:?} exited {:?}: {}",
-                    output.status.code(),
-                    String::from_utf8_lossy(&output.stderr)
-                ));
-            }
-        }
-        failures
-    })
-}
-
 #[test]
 fn exec_never_fails_while_another_op_reinstalls_or_another_lock_prunes() {
     let (lock, _pin) = tgz_tool();
@@ -228,9 +192,9 @@ fn exec_never_fails_while_another_op_reinstalls_or_another_lock_prunes() {
     env.op(&["toolchain", "install"]).success();
     env.op(&["--lock", other, "toolchain", "install"]).success();
 
-    let reinstall = loop_op(&env, &["toolchain", "install", "--force"], 40);
-    let prune = loop_op(&env, &["--lock", other, "toolchain", "prune"], 40);
-    let exec = loop_op(&env, &["toolchain", "exec", "fixture-tool"], 120);
+    let reinstall = repeat_op(&env, &["toolchain", "install", "--force"], 40);
+    let prune = repeat_op(&env, &["--lock", other, "toolchain", "prune"], 40);
+    let exec = repeat_op(&env, &["toolchain", "exec", "fixture-tool"], 120);
 
     let mut failures = exec.join().unwrap();
     failures.extend(reinstall.join().unwrap());

@@ -160,7 +160,8 @@ fn a_read_only_or_full_cache_fails_clearly_and_corrupts_nothing() {
     {
         let (env, server, tools) = two_tools(&mut rng, 32 * 1024 * 1024);
         let cache = env.cache();
-        match mount(&["-t", "tmpfs", "-o", "size=8m", "tmpfs"], &cache) {
+        // mode=0755: a tmpfs root is 1777 by default, which op refuses as a cache.
+        match mount(&["-t", "tmpfs", "-o", "size=8m,mode=0755", "tmpfs"], &cache) {
             Ok(_tmpfs) => {
                 install_first_then_pin_both(&env, &server, &tools);
                 rows.push(case(

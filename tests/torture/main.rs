@@ -16,6 +16,7 @@ mod concurrency;
 mod disk;
 mod faults;
 mod kill;
+mod swap;
 
 use std::fmt::Write as _;
 use std::fs;

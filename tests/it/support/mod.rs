@@ -76,6 +76,39 @@ pub fn age(path: &Path, ago: Duration) {
         .unwrap_or_else(|error| panic!("set the times of {}: {error}", path.display()));
 }
 
+/// Runs `op ARGS` `times` times, one after another, on a thread of its own (in `env`'s
+/// environment); the thread returns what failed, one line per failed run.
+pub fn repeat_op(env: &TestEnv, args: &[&str], times: u64) -> std::thread::JoinHandle<Vec<String>> {
+    let op = Path::new(assert_cmd::cargo::cargo_bin!("op"));
+    let template = env.std_command(op);
+    let envs: Vec<(std::ffi::OsString, std::ffi::OsString)> = template
+        .get_envs()
+        .filter_map(|(key, value)| Some((key.to_owned(), value?.to_owned())))
+        .collect();
+    let cwd = template.get_current_dir().map(Path::to_path_buf);
+    let args: Vec<String> = args.iter().map(|arg| arg.to_string()).collect();
+    let op = op.to_path_buf();
+    std::thread::spawn(move || {
+        let mut failures = Vec::new();
+        for round in 0..times {
+            let mut command = Command::new(&op);
+            command.args(&args).env_clear().envs(envs.iter().cloned());
+            if let Some(cwd) = &cwd {
+                command.current_dir(cwd);
+            }
+            let output = command.output().expect("run op");
+            if !output.status.success() {
+                failures.push(format!(
+                    "round {round}: {args:?} exited {:?}: {}",
+                    output.status.code(),
+                    String::from_utf8_lossy(&output.stderr).trim()
+                ));
+            }
+        }
+        failures
+    })
+}
+
 /// Names of the entries of `dir`, sorted; empty when `dir` does not exist.
 pub fn dir_names(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = fs::read_dir(dir)
