@@ -6,6 +6,7 @@
 
 mod support;
 
+mod inputs_bounded;
 mod lock_lifecycle;
 mod pipeline_bed;
 mod pipeline_build;
