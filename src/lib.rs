@@ -1,6 +1,7 @@
 //! `op` / `octopipeline` as a library: parse the command line, run one command, print any error once, exit.
 
 pub mod atomic;
+pub mod bounded;
 pub mod cli;
 pub mod commands;
 pub mod error;

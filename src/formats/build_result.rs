@@ -9,7 +9,9 @@ use anyhow::Result;
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
+use crate::bounded;
 use crate::error::OpError;
+use crate::formats::reference_problem;
 
 pub const FILE_NAME: &str = "build_result.json";
 
@@ -94,31 +96,38 @@ impl<'de> Deserialize<'de> for Entry {
     }
 }
 
-/// `--build-result PATH`: a file, or a directory holding `build_result.json`.
+/// `--build-result PATH`: a file, or a directory holding `build_result.json`. A directory that
+/// is itself named `build_result.json` is where the file should be, and is refused when read.
 pub fn resolve(path: &Path) -> PathBuf {
-    if path.is_dir() {
+    if path.is_dir() && path.file_name() != Some(std::ffi::OsStr::new(FILE_NAME)) {
         path.join(FILE_NAME)
     } else {
         path.to_path_buf()
     }
 }
 
-/// Reads the builds of `path`; missing, empty or malformed is exit 2 naming the file.
+/// Reads the builds of `path`; missing, empty, malformed, not a regular file or larger than
+/// [`bounded::BUILD_RESULT_CAP`] is exit 2 naming the file.
 pub fn read(path: &Path) -> Result<Vec<Build>> {
-    let text = std::fs::read_to_string(path).map_err(|error| {
-        OpError::config(format!("cannot read {}: {error}", path.display()))
-            .with_hint("run `op push` or `op build-push` first, or pass --build-result PATH")
-    })?;
+    let text = bounded::read_capped_to_string(path, "build result", bounded::BUILD_RESULT_CAP)
+        .map_err(|mut error| {
+            error.hint.get_or_insert_with(|| {
+                "run `op push` or `op build-push` first, or pass --build-result PATH".into()
+            });
+            error
+        })?;
     parse(&text, path)
 }
 
-/// Parses the text of a build result; `path` is for messages.
+/// Parses the text of a build result; `path` is for messages. A leading byte-order mark is
+/// ignored.
 pub fn parse(text: &str, path: &Path) -> Result<Vec<Build>> {
     let fail = |message: String| -> anyhow::Error {
         OpError::config(format!("{}: {message}", path.display()))
             .with_hint(HINT)
             .into()
     };
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if text.trim().is_empty() {
         return Err(fail("the file is empty".into()));
     }
@@ -145,7 +154,25 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<Build>> {
             "`builds` is empty: the build produced no image".into(),
         ));
     }
-    Ok(raw.builds.into_iter().map(|Entry(build)| build).collect())
+    let builds: Vec<Build> = raw.builds.into_iter().map(|Entry(build)| build).collect();
+    for (index, build) in builds.iter().enumerate() {
+        let fields = [
+            ("tag", Some(&build.tag)),
+            ("imageName", build.image_name.as_ref()),
+        ];
+        for (field, value) in fields {
+            let Some(problem) = value.and_then(|value| reference_problem(value)) else {
+                continue;
+            };
+            return Err(OpError::config(format!(
+                "{}: builds[{index}].{field} {problem}",
+                path.display()
+            ))
+            .with_hint("rebuild with `op push` or `op build-push`; op does not print or pass on such a reference")
+            .into());
+        }
+    }
+    Ok(builds)
 }
 
 /// The file's text: skaffold's shape, pretty-printed, with a final newline.
@@ -224,6 +251,14 @@ mod tests {
             (
                 r#"{"builds": [{"tag": "a:1", "digest": "x"}]}"#,
                 "unknown field `digest`, expected `imageName` or `tag`",
+            ),
+            (
+                r#"{"builds": ["a:1", "b:2\u001b[2J"]}"#,
+                "builds[1].tag contains a control character (U+001B)",
+            ),
+            (
+                r#"{"builds": [{"imageName": "a\r", "tag": "a:1"}]}"#,
+                "builds[0].imageName contains a control character (U+000D)",
             ),
             (
                 r#"{"builds": ["a:1"], "extra": 1}"#,

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use anyhow::Result;
 
+use crate::bounded;
 use crate::error::OpError;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -17,15 +18,28 @@ pub struct Properties {
     pub ignored_lines: Vec<usize>,
 }
 
-/// Reads `path`; missing, unreadable or not UTF-8 is exit 2 naming the file.
+/// Reads `path`; missing, unreadable, not UTF-8, not a regular file, larger than
+/// [`bounded::PROPERTIES_CAP`] or holding a control character (values become registries and
+/// image references that op prints) is exit 2 naming the file.
 pub fn load(path: &Path) -> Result<Properties> {
-    let text = std::fs::read_to_string(path).map_err(|error| {
-        OpError::config(format!(
-            "properties file {} cannot be read: {error}",
-            path.display()
-        ))
-        .with_hint("pass an existing file with --config or OCTOPILOT_PIPELINE_PROPERTIES")
-    })?;
+    let text = bounded::read_capped_to_string(path, "properties file", bounded::PROPERTIES_CAP)
+        .map_err(|mut error| {
+            error.hint.get_or_insert_with(|| {
+                "pass an existing file with --config or OCTOPILOT_PIPELINE_PROPERTIES".into()
+            });
+            error
+        })?;
+    for (index, line) in text.lines().enumerate() {
+        if let Some(bad) = line.chars().find(|c| c.is_control() && *c != '\t') {
+            return Err(OpError::config(format!(
+                "{}: line {} contains a control character (U+{:04X}); values are printable text",
+                path.display(),
+                index + 1,
+                u32::from(bad)
+            ))
+            .into());
+        }
+    }
     Ok(parse(&text))
 }
 

@@ -9,7 +9,9 @@ use anyhow::Result;
 use serde::Deserialize;
 use serde::de::{self, MapAccess, Visitor};
 
-use crate::formats::yaml;
+use crate::bounded;
+use crate::error::OpError;
+use crate::formats::{reference_problem, yaml};
 use crate::redact;
 
 pub const FILE_NAME: &str = ".registry";
@@ -81,7 +83,7 @@ impl<'de> Deserialize<'de> for Entry {
 impl Registry {
     /// Reads `path`; a missing or empty file is an empty registry. `env` supplies interpolation.
     pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Registry> {
-        match yaml::read(path)? {
+        match yaml::read(path, "registry file", bounded::REGISTRY_CAP)? {
             None => Ok(Registry::default()),
             Some(text) => Registry::parse(&text, path, env),
         }
@@ -95,22 +97,37 @@ impl Registry {
     ) -> Result<Registry> {
         let raw: RawFile = yaml::from_str(text, path, HINT)?;
         // Trimmed and trailing `/` dropped before interpolation: a `/` from a variable survives.
-        let normalise = |Entry(text): Entry| {
+        // Checked after it: a variable's value is printed and passed on as much as the text.
+        let normalise = |place: String, Entry(text): Entry| -> Result<String> {
             let mut values = Vec::new();
             let entry = expand(text.trim().trim_end_matches('/'), env, &mut values);
             remember_secrets(&entry, &values);
-            entry
+            match reference_problem(&entry) {
+                None => Ok(entry),
+                Some(problem) => Err(OpError::config(format!(
+                    "{}: {place} {problem}",
+                    path.display()
+                ))
+                .with_hint("check the entry and the variables it expands")
+                .into()),
+            }
         };
-        let local = raw.local.map(normalise).filter(|text| !text.is_empty());
-        let list = match raw.ci {
-            Some(ci) if !ci.is_empty() => ci,
-            _ => raw.destinations.unwrap_or_default(),
+        let local = match raw.local {
+            Some(entry) => Some(normalise("local".into(), entry)?),
+            None => None,
+        }
+        .filter(|text| !text.is_empty());
+        let (key, list) = match raw.ci {
+            Some(ci) if !ci.is_empty() => ("ci", ci),
+            _ => ("destinations", raw.destinations.unwrap_or_default()),
         };
-        let ci = list
-            .into_iter()
-            .map(normalise)
-            .filter(|text| !text.is_empty())
-            .collect();
+        let mut ci = Vec::with_capacity(list.len());
+        for (index, entry) in list.into_iter().enumerate() {
+            let entry = normalise(format!("{key}[{index}]"), entry)?;
+            if !entry.is_empty() {
+                ci.push(entry);
+            }
+        }
         Ok(Registry { local, ci })
     }
 
@@ -239,6 +256,7 @@ mod tests {
             "EMPTY" => Some(String::new()),
             "S" => Some("x/".into()),
             "A_B" => Some("ab".into()),
+            "NL" => Some("r.io\n::warning::x".into()),
             _ => None,
         }
     }
@@ -383,6 +401,14 @@ mod tests {
                 "unknown field `remote`, expected one of local, ci, destinations",
             ),
             ("local: [unclosed\n", "app/.registry"),
+            (
+                "ci: [a.io, \"b.io\\a\"]\n",
+                "ci[1] contains a control character (U+0007)",
+            ),
+            (
+                "local: ${NL}\n",
+                "local contains a control character (U+000A)",
+            ),
         ] {
             let error = load(text).unwrap_err();
             let message = error.to_string();

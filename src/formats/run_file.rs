@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use serde::Deserialize;
 
+use crate::bounded;
+use crate::error::OpError;
+use crate::formats::reference_problem;
 use crate::formats::yaml::{self, Ordered};
 
 pub const FILE_NAME: &str = ".run.yaml";
@@ -61,7 +64,7 @@ impl RunFile {
     /// `.run.yaml` in `dir`, else `.github/octopilot.yaml`, else an empty configuration.
     pub fn load(dir: &Path) -> Result<RunFile> {
         for candidate in [dir.join(FILE_NAME), dir.join(LEGACY_FILE)] {
-            if let Some(text) = yaml::read(&candidate)? {
+            if let Some(text) = yaml::read(&candidate, "run file", bounded::RUN_FILE_CAP)? {
                 let mut file = RunFile::parse(&text, &candidate)?;
                 file.path = Some(candidate);
                 return Ok(file);
@@ -92,7 +95,7 @@ impl RunFile {
                 (name, options)
             })
             .collect();
-        Ok(RunFile {
+        let file = RunFile {
             path: None,
             default_repo: raw
                 .default_repo
@@ -103,7 +106,17 @@ impl RunFile {
                 .map(|tag| tag.trim().to_string())
                 .filter(|tag| !tag.is_empty()),
             contexts,
-        })
+        };
+        for (field, value) in [("default_repo", &file.default_repo), ("tag", &file.tag)] {
+            if let Some(problem) = value.as_deref().and_then(reference_problem) {
+                return Err(
+                    OpError::config(format!("{}: {field} {problem}", path.display()))
+                        .with_hint(HINT)
+                        .into(),
+                );
+            }
+        }
+        Ok(file)
     }
 
     pub fn context(&self, name: &str) -> Option<&ContextOptions> {

@@ -8,8 +8,9 @@ use anyhow::Result;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
+use crate::bounded;
 use crate::error::OpError;
-use crate::formats::yaml;
+use crate::formats::{reference_problem, yaml};
 
 pub const FILE_NAME: &str = "skaffold.yaml";
 
@@ -104,7 +105,7 @@ struct Docker {
 
 /// Reads the artifacts of `path`; a missing file is exit 2.
 pub fn load(path: &Path) -> Result<Vec<Artifact>> {
-    let Some(text) = yaml::read(path)? else {
+    let Some(text) = yaml::read(path, "skaffold file", bounded::SKAFFOLD_CAP)? else {
         return Err(OpError::config(format!("{} not found", path.display()))
             .with_hint(
                 "run op in the app repository (where skaffold.yaml is), or pass --skaffold-file",
@@ -132,6 +133,23 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<Artifact>> {
             };
             if raw.image.trim().is_empty() {
                 return Err(fail("image is empty".into()));
+            }
+            let printed = [
+                ("image", Some(&raw.image)),
+                ("context", raw.context.as_ref()),
+                (
+                    "buildpacks.builder",
+                    raw.buildpacks.as_ref().map(|b| &b.builder),
+                ),
+                (
+                    "docker.dockerfile",
+                    raw.docker.as_ref().and_then(|d| d.dockerfile.as_ref()),
+                ),
+            ];
+            for (field, value) in printed {
+                if let Some(problem) = value.and_then(|value| reference_problem(value)) {
+                    return Err(fail(format!("{field} {problem}")));
+                }
             }
             let other_builder = [
                 ("jib", raw.jib.is_some()),
@@ -260,6 +278,10 @@ mod tests {
                 "line 4 column 28: expected a text value",
             ),
             ("biuld:\n  artifacts: []\n", "unknown field `biuld`"),
+            (
+                "build:\n  artifacts:\n    - image: a\n      buildpacks: {builder: \"b\\n::x\"}",
+                "document 1 build.artifacts[0].buildpacks.builder contains a control character (U+000A)",
+            ),
             ("build: {artifacts: [", "skaffold.yaml: line 1"),
             ("- image: a\n", "expected a mapping"),
         ] {

@@ -2,24 +2,20 @@
 //! a scalar read as text keeps its YAML spelling) and errors that name the file, the line and
 //! column, and what was expected (exit 2).
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use anyhow::Result;
 use serde::de::DeserializeOwned;
+use serde_saphyr::budget::BudgetBreach;
 
+use crate::bounded;
 use crate::error::OpError;
 
-/// The text of `path`; `None` when it does not exist. Any other read error is exit 2.
-pub fn read(path: &Path) -> Result<Option<String>> {
-    match std::fs::read(path) {
-        Ok(bytes) => String::from_utf8(bytes)
-            .map(Some)
-            .map_err(|_| OpError::config(format!("{}: not UTF-8 text", path.display())).into()),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(error) => {
-            Err(OpError::config(format!("cannot read {}: {error}", path.display())).into())
-        }
-    }
+/// The text of `path` (a regular file of at most `cap` bytes, see [`bounded`]); `None` when
+/// nothing is there. `what` names the kind of file in messages.
+pub fn read(path: &Path, what: &str, cap: u64) -> Result<Option<String>> {
+    Ok(bounded::read_capped_to_string_if_present(path, what, cap)?)
 }
 
 /// One YAML document as `T`; an empty file, a file of comments or `~` is `T::default()`.
@@ -73,6 +69,7 @@ impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Ordered<T> {
 fn invalid(path: &Path, error: &serde_saphyr::Error, hint: &str) -> anyhow::Error {
     let name = path.display().to_string();
     let rendered = error.render_with_options(serde_saphyr::render_options! {
+        formatter: &PlainMessages,
         source_name: Some(name.as_str()),
     });
     let text = rendered.strip_prefix("error: ").unwrap_or(&rendered);
@@ -81,6 +78,52 @@ fn invalid(path: &Path, error: &serde_saphyr::Error, hint: &str) -> anyhow::Erro
         error = error.with_hint(hint.to_string());
     }
     error.into()
+}
+
+/// The parser's own messages, except that a breached budget (the limits that stop a small file
+/// from expanding into a huge one) is a sentence instead of the limit's Rust debug form.
+struct PlainMessages;
+
+impl serde_saphyr::MessageFormatter for PlainMessages {
+    fn format_message<'a>(&self, error: &'a serde_saphyr::Error) -> Cow<'a, str> {
+        match error {
+            serde_saphyr::Error::Budget { breach, .. } => Cow::Owned(format!(
+                "the file exceeds a limit of op's YAML reader: it has {}",
+                budget_words(breach)
+            )),
+            other => serde_saphyr::DefaultMessageFormatter.format_message(other),
+        }
+    }
+}
+
+/// What a budget breach means, with the limit of the default budget.
+fn budget_words(breach: &BudgetBreach) -> String {
+    let limits = serde_saphyr::Budget::default();
+    match breach {
+        BudgetBreach::Events { .. } => format!("more than {} parser events", limits.max_events),
+        BudgetBreach::Aliases { .. } => format!("more than {} aliases (*name)", limits.max_aliases),
+        BudgetBreach::Anchors { .. } => format!("more than {} anchors (&name)", limits.max_anchors),
+        BudgetBreach::Depth { .. } => format!("more than {} levels of nesting", limits.max_depth),
+        BudgetBreach::Documents { .. } => format!("more than {} documents", limits.max_documents),
+        BudgetBreach::Nodes { .. } => format!(
+            "more than {} values (lists, mappings and scalars)",
+            limits.max_nodes
+        ),
+        BudgetBreach::ScalarBytes { .. } => format!(
+            "more than {} bytes of text values",
+            limits.max_total_scalar_bytes
+        ),
+        BudgetBreach::MergeKeys { .. } => {
+            format!("more than {} merge keys (<<)", limits.max_merge_keys)
+        }
+        BudgetBreach::AliasAnchorRatio { aliases, anchors } => {
+            format!("{aliases} aliases of {anchors} anchor(s), which would expand it too far")
+        }
+        BudgetBreach::RecordedAnchorEvents { .. } | BudgetBreach::RecordedAnchorBytes { .. } => {
+            "anchors whose aliases repeat too much of it".to_string()
+        }
+        _ => "more than the reader accepts".to_string(),
+    }
 }
 
 /// The parser's words for YAML node kinds, in the words people use for them.
@@ -143,6 +186,27 @@ mod tests {
             assert!(message.contains(needle), "{text:?}: {message}");
             assert_eq!(crate::error::exit_code(&error), 2);
             assert_eq!(crate::error::hint(&error), Some("see the README"));
+        }
+    }
+
+    #[test]
+    fn budget_breaches_are_sentences() {
+        let many = format!("items: [{}a]\n", "a, ".repeat(260_000));
+        let deep = format!("items: {}{}\n", "[".repeat(100), "]".repeat(100));
+        for (text, needle) in [
+            (many, "more than 250000 values"),
+            (deep, "more than 64 levels of nesting"),
+        ] {
+            let message = from_str::<Ordered<serde::de::IgnoredAny>>(&text, Path::new("s"), "")
+                .unwrap_err()
+                .to_string();
+            assert!(
+                message.starts_with("s: line 1 column ")
+                    && message.contains("exceeds a limit of op's YAML reader: it has ")
+                    && message.contains(needle),
+                "{message}"
+            );
+            assert!(!message.contains("budget"), "{message}");
         }
     }
 

@@ -6,6 +6,8 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use crate::bounded;
+
 pub const DEFAULT_PORT: u16 = 8080;
 /// Host ports `op run` tries, in order.
 pub const HOST_PORTS: std::ops::RangeInclusive<u16> = 8080..=8179;
@@ -35,7 +37,10 @@ static LISTEN: LazyLock<Regex> =
 /// 4. `nginx.conf`: the first `listen [ADDR:]N …;`;
 /// 5. 8080.
 pub fn infer(dir: &Path) -> u16 {
-    let read = |name: &str| std::fs::read_to_string(dir.join(name)).ok();
+    // A hint, not an input op must understand: what is not a small regular text file is skipped.
+    let read = |name: &str| {
+        bounded::read_capped_to_string(&dir.join(name), name, bounded::APP_FILE_CAP).ok()
+    };
     if let Some(port) = read("Procfile").and_then(|text| from_procfile(&text)) {
         return port;
     }

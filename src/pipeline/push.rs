@@ -7,6 +7,7 @@ use std::path::Path;
 use anyhow::Result;
 use regex::Regex;
 
+use crate::bounded;
 use crate::cli::PushArgs;
 use crate::error::{Code, OpError};
 use crate::formats::build_result::{self, Build};
@@ -25,7 +26,7 @@ pub fn push(context: &Context, options: &PushArgs) -> Result<()> {
     let registry_path = match &options.registry_file {
         Some(path) => {
             let path = context.absolute(path);
-            if !path.is_file() {
+            if !bounded::exists(&path) {
                 return Err(OpError::config(format!(
                     "registry file {} does not exist",
                     path.display()

@@ -6,6 +6,7 @@ use std::path::{Component, Path, PathBuf};
 
 use anyhow::Result;
 
+use crate::bounded;
 use crate::cli::RunArgs;
 use crate::error::{Code, OpError};
 use crate::formats::build_result;
@@ -84,7 +85,8 @@ pub fn run(context: &Context, options: &RunArgs) -> Result<()> {
 /// `<default repo>/<image>:<.run.yaml tag or latest>`.
 fn image(context: &Context, artifact: &Artifact, run_file: &RunFile) -> Result<String> {
     let result_path = context.cwd.join(build_result::FILE_NAME);
-    if !result_path.is_file() {
+    // Anything by that name is read (and refused if it is not a regular file), never skipped.
+    if !bounded::exists(&result_path) {
         let repo = context.config.local_repo(None, &context.cwd)?;
         let tag = run_file.tag.as_deref().unwrap_or("latest");
         return Ok(format!("{repo}/{}:{tag}", artifact.image));

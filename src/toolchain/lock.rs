@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use toml::Value;
 
+use crate::bounded;
 use crate::error::OpError;
 use crate::settings;
 use crate::toolchain::platform;
@@ -100,10 +101,13 @@ impl Lock {
         match path {
             None => Lock::parse(EMBEDDED, Origin::Embedded),
             Some(path) => {
-                let text = std::fs::read_to_string(&path).map_err(|error| {
-                    OpError::config(format!("cannot read lock file {}: {error}", path.display()))
-                        .with_hint("pass an existing file with --lock or OP_TOOLCHAIN_LOCK")
-                })?;
+                let text = bounded::read_capped_to_string(&path, "lock file", bounded::LOCK_CAP)
+                    .map_err(|mut error| {
+                        error.hint.get_or_insert_with(|| {
+                            "pass an existing file with --lock or OP_TOOLCHAIN_LOCK".into()
+                        });
+                        error
+                    })?;
                 let path = std::path::absolute(&path).unwrap_or(path);
                 Lock::parse(&text, Origin::File(path))
             }
@@ -115,7 +119,7 @@ impl Lock {
         let table: toml::Table = text.parse().map_err(|error: toml::de::Error| {
             OpError::config(format!(
                 "{origin}: invalid TOML: {}",
-                error.to_string().trim_end()
+                toml_message(&error, text)
             ))
         })?;
         let fail = |place: &str, message: String| -> anyhow::Error {
@@ -428,12 +432,38 @@ pub(crate) fn optional_string(table: &toml::Table, field: &str) -> Result<Option
     }
 }
 
+/// The parser's message; its key-depth limit comes without a place, so find the line.
+fn toml_message(error: &toml::de::Error, text: &str) -> String {
+    let message = error.to_string().trim_end().to_string();
+    if error.span().is_some() || !message.contains("recursion limit") {
+        return message;
+    }
+    // A dotted key (`a.b.c = 1` or `[a.b.c]`) of 80 or more parts; quoted dots may over-count,
+    // which only matters when the parser has already refused the file for this.
+    let deep = text.lines().position(|line| {
+        let line = line.trim_start();
+        let key = match line.strip_prefix('[') {
+            Some(header) => header.split(']').next().unwrap_or(header),
+            None => line.split('=').next().unwrap_or(line),
+        };
+        key.matches('.').count() >= 79
+    });
+    match deep {
+        Some(index) => format!(
+            "line {}: a key nests deeper than the 80 levels the TOML reader accepts",
+            index + 1
+        ),
+        None => "a key or value nests deeper than the TOML reader accepts".to_string(),
+    }
+}
+
 /// The nearest `toolchain.lock` in `start` or a parent, not looking above the repository root
-/// (the first directory that holds `.git`).
+/// (the first directory that holds `.git`). Anything by that name counts, even a directory or
+/// a dangling link, so that reading it fails instead of another lock silently taking its place.
 fn discover(start: &Path) -> Option<PathBuf> {
     for dir in start.ancestors() {
         let candidate = dir.join(FILE_NAME);
-        if candidate.is_file() {
+        if bounded::exists(&candidate) {
             return Some(candidate);
         }
         if dir.join(".git").exists() {
@@ -565,6 +595,23 @@ bin = "demo"
             "url = \"https://e/{version}\"\narchive = \"tar.gz\"\nbin = \"../x\"",
         ));
         assert!(error.contains("without `..`"), "{error}");
+    }
+
+    #[test]
+    fn a_too_deep_key_is_placed() {
+        let key = vec!["a"; 90].join(".");
+        for text in [
+            format!("schema = 1\n{key} = 1\n"),
+            format!("schema = 1\n[{key}]\n"),
+        ] {
+            let message = Lock::parse(&text, Origin::Embedded)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                message.contains("invalid TOML: line 2: a key nests deeper"),
+                "{message}"
+            );
+        }
     }
 
     #[test]

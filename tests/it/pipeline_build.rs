@@ -254,7 +254,7 @@ fn a_missing_config_file_is_exit_2_before_anything_runs() {
             "r.io",
         ])
         .code(2)
-        .stderr_has("cannot be read");
+        .stderr_has("work: it is a directory, not a regular file");
     pipeline.set("OCTOPILOT_PIPELINE_PROPERTIES", "also-missing.properties");
     pipeline
         .env

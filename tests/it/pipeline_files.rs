@@ -255,5 +255,5 @@ fn properties_file() {
             "r.io",
         ])
         .code(2)
-        .stderr_has("empty.properties cannot be read");
+        .stderr_has("empty.properties: it is UTF-16 text");
 }
