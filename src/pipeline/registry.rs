@@ -69,7 +69,10 @@ pub fn start(context: &Context, options: &StartRegistryArgs) -> Result<()> {
     let hosts = settings::var(HOSTS_FILE_ENV)
         .map(PathBuf::from)
         .unwrap_or_else(trust::default_hosts_file);
-    if !trust::hosts_has_registry(&std::fs::read_to_string(&hosts).unwrap_or_default()) {
+    let hosts_text =
+        crate::bounded::read_capped_to_string(&hosts, "hosts file", crate::bounded::APP_FILE_CAP)
+            .unwrap_or_default();
+    if !trust::hosts_has_registry(&hosts_text) {
         return Err(OpError::new(
             Code::Failure,
             format!("Add '127.0.0.1 registry.local' to {} before using the local registry, then re-run op start-registry.", hosts.display()),

@@ -230,12 +230,18 @@ pub async fn fetch_small(
     };
     match source {
         Source::File(path) => {
-            let bytes = std::fs::read(path).map_err(|error| {
-                OpError::new(
-                    Code::Download,
-                    format!("{label}: cannot read {}: {error}", path.display()),
-                )
-            })?;
+            // Bounded like every input: a FIFO or `/dev/zero` there is exit 2, not a hang.
+            let bytes = crate::bounded::read_capped_if_present(path, "file", max)
+                .map_err(|error| {
+                    let message = format!("{label}: {}", error.message);
+                    OpError { message, ..error }
+                })?
+                .ok_or_else(|| {
+                    OpError::new(
+                        Code::Download,
+                        format!("{label}: cannot read {}: it does not exist", path.display()),
+                    )
+                })?;
             if bytes.len() as u64 > max {
                 return Err(too_big());
             }

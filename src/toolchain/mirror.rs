@@ -42,19 +42,23 @@ fn target(dir: &Path, relative: &str) -> PathBuf {
         .fold(dir.to_path_buf(), |path, part| path.join(part))
 }
 
+/// A manifest lists a few dozen artifacts; far larger is not one op wrote.
+const MANIFEST_CAP: u64 = 4 << 20;
+
 fn read_manifest(dir: &Path) -> Result<Option<Manifest>> {
     let path = dir.join(MANIFEST);
-    match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|error| {
-            OpError::config(format!(
-                "{}: not a valid mirror manifest: {error}",
-                path.display()
-            ))
-            .into()
-        }),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(error) => Err(error).with_context(|| format!("cannot read {}", path.display())),
-    }
+    let Some(bytes) =
+        crate::bounded::read_capped_if_present(&path, "mirror manifest", MANIFEST_CAP)?
+    else {
+        return Ok(None);
+    };
+    serde_json::from_slice(&bytes).map(Some).map_err(|error| {
+        OpError::config(format!(
+            "{}: not a valid mirror manifest: {error}",
+            path.display()
+        ))
+        .into()
+    })
 }
 
 /// The lock's entries for `platforms` (every platform of each tool when `platforms` is empty).

@@ -259,7 +259,7 @@ pub fn update(
         .into());
     };
     let original =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        crate::bounded::read_capped_to_string(path, "lock file", crate::bounded::LOCK_CAP)?;
     let mut bumps = plan(lock, specs, settings)?;
     reconcile(lock, &mut bumps, accept_reupload, output)?;
     let updated =

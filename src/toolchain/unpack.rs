@@ -341,21 +341,25 @@ fn copy_to(input: &mut dyn Read, dest: &Path, name: &str) -> Result<Unpacked> {
 
 /// SHA-256 of a file, streamed.
 pub fn hash_file(path: &Path) -> Result<(u64, String)> {
-    let mut file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    hash_reader(file, &path.display().to_string())
+}
+
+/// Size and SHA-256 of everything `reader` yields, streamed; `what` names it in errors.
+pub fn hash_reader(mut reader: impl Read, what: &str) -> Result<(u64, String)> {
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; 256 * 1024];
     let mut size = 0u64;
     loop {
-        let read = file
+        let read = reader
             .read(&mut buffer)
-            .with_context(|| format!("cannot read {}", path.display()))?;
+            .with_context(|| format!("cannot read {what}"))?;
         if read == 0 {
             break;
         }
         size += read as u64;
         hasher.update(&buffer[..read]);
     }
-    file.rewind().ok();
     Ok((size, hex::encode(hasher.finalize())))
 }
 

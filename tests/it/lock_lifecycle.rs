@@ -572,6 +572,31 @@ fn head_answers_decide_the_sizes() {
 }
 
 #[test]
+fn a_checksum_list_in_a_file_mirror_that_is_a_fifo_is_exit_2_not_a_hang() {
+    let (mut env, up, _lock) = setup();
+    let copy = env.root().join("upstream-copy");
+    for (path, body) in &up.files {
+        let file = copy.join(&path[1..]);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, body).unwrap();
+    }
+    let list = copy.join("github.com/acme/fixture/releases/download/v2.0.0/checksums.txt");
+    std::fs::remove_file(&list).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(&list)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    env.mirror(format!("file://{}", copy.display()))
+        .set("OP_OFFLINE", "1");
+    env.spawn(&["toolchain", "lock", "update", "fixture@2.0.0"])
+        .wait(std::time::Duration::from_secs(30))
+        .code(2)
+        .stderr_has(&list.display().to_string())
+        .stderr_has("FIFO");
+}
+
+#[test]
 fn check_upstream_reports_a_reuploaded_asset() {
     let (env, up, _lock) = setup();
     update(&env, &[]).success();

@@ -149,6 +149,7 @@ fn sigkill_during_install_force_or_prune_never_leaves_a_partial_or_lost_tool() {
         &["toolchain", "install", "--force"],
         &|_| {},
         &|env, code| {
+            let staged = staging_names(env);
             let installed = check_cache(env, &tools)?;
             if installed != tools.len() {
                 return Err(format!(
@@ -160,7 +161,7 @@ fn sigkill_during_install_force_or_prune_never_leaves_a_partial_or_lost_tool() {
             Ok(if code == Some(0) {
                 "finished before the kill".into()
             } else {
-                format!("killed, {} staging name(s) left", staging_names(env))
+                format!("killed, {staged} staging name(s) left")
             })
         },
     );

@@ -3,11 +3,7 @@
 //! hash to the lock's digest; an archived tool's kept archive must hash to it, and the
 //! executable must equal the `bin` unpacked afresh from that archive.
 
-use std::fs::File;
-use std::io::Read;
-
 use anyhow::{Context, Result};
-use sha2::{Digest, Sha256};
 
 use crate::error::{Code, OpError};
 use crate::toolchain::Toolchain;
@@ -90,7 +86,8 @@ fn check(entry: &Entry, dir: &Dir) -> Result<(), String> {
         .open_file(&entry.exe_name)
         .map_err(text)?
         .ok_or_else(|| format!("{} is missing", entry.exe().display()))?;
-    let (exe_size, exe_sha256) = hash(exe, &entry.exe().display().to_string()).map_err(text)?;
+    let (exe_size, exe_sha256) =
+        unpack::hash_reader(exe, &entry.exe().display().to_string()).map_err(text)?;
 
     let (expected_size, expected_sha256) = match entry.artifact.archive {
         ArchiveKind::Raw => {
@@ -102,7 +99,8 @@ fn check(entry: &Entry, dir: &Dir) -> Result<(), String> {
                 "the verified archive it was unpacked from is missing, so the executable cannot be checked",
             )?;
             let (size, sha256) =
-                hash(kept, &dir.join(ARTIFACT).display().to_string()).map_err(text)?;
+                unpack::hash_reader(kept, &dir.join(ARTIFACT).display().to_string())
+                    .map_err(text)?;
             check_artifact(entry, size, &sha256, "its kept archive")?;
             unpack_again(entry, &dir.join(ARTIFACT)).map_err(text)?
         }
@@ -140,21 +138,4 @@ fn unpack_again(entry: &Entry, archive: &std::path::Path) -> Result<(u64, String
         &scratch.path().join(&entry.exe_name),
     )?;
     Ok((unpacked.size, unpacked.sha256))
-}
-
-fn hash(mut file: File, what: &str) -> Result<(u64, String)> {
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; 256 * 1024];
-    let mut size = 0u64;
-    loop {
-        let read = file
-            .read(&mut buffer)
-            .with_context(|| format!("cannot read {what}"))?;
-        if read == 0 {
-            break;
-        }
-        size += read as u64;
-        hasher.update(&buffer[..read]);
-    }
-    Ok((size, hex::encode(hasher.finalize())))
 }

@@ -2,8 +2,6 @@
 //! [`CA_FILE_CAP`], holding PEM certificates), and a sentence for a server certificate the
 //! client refused, instead of rustls' enum.
 
-use std::fs::File;
-use std::io::Read;
 use std::path::Path;
 
 use anyhow::Result;
@@ -11,6 +9,7 @@ use rustls::CertificateError;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
+use crate::bounded;
 use crate::error::OpError;
 
 /// A CA bundle larger than this is refused; the system bundle of a Linux distribution is
@@ -20,7 +19,13 @@ pub const CA_FILE_CAP: u64 = 4 << 20;
 /// The certificates of `SSL_CERT_FILE`, each checked to be one a root store accepts.
 pub fn extra_roots(path: &Path) -> Result<Vec<reqwest::Certificate>> {
     let shown = path.display();
-    let bytes = read_regular(path, CA_FILE_CAP)?;
+    let bytes = bounded::read_capped(path, "SSL_CERT_FILE", CA_FILE_CAP).map_err(|error| {
+        let hint = error
+            .hint
+            .clone()
+            .unwrap_or_else(|| "point SSL_CERT_FILE at a readable PEM file, or unset it".into());
+        error.with_hint(hint)
+    })?;
     let hint = "point SSL_CERT_FILE at a PEM file of CA certificates \
                 (-----BEGIN CERTIFICATE----- blocks), or unset it";
     let mut roots = Vec::new();
@@ -60,85 +65,6 @@ pub fn extra_roots(path: &Path) -> Result<Vec<reqwest::Certificate>> {
         .into());
     }
     Ok(roots)
-}
-
-/// The bytes of `path` if it is a regular file (after links) of at most `cap` bytes. Opened
-/// without blocking, then judged by the open handle, so that a FIFO cannot hang op and a link
-/// swapped after the check is not read.
-fn read_regular(path: &Path, cap: u64) -> Result<Vec<u8>> {
-    let shown = path.display();
-    let cannot = |error: std::io::Error| -> anyhow::Error {
-        OpError::config(format!("cannot read SSL_CERT_FILE {shown}: {error}"))
-            .with_hint("point SSL_CERT_FILE at a readable PEM file, or unset it")
-            .into()
-    };
-    let file = open_nonblocking(path).map_err(cannot)?;
-    let meta = file.metadata().map_err(cannot)?;
-    if !meta.is_file() {
-        return Err(OpError::config(format!(
-            "SSL_CERT_FILE {shown} is not a regular file (it is {})",
-            kind(&meta)
-        ))
-        .with_hint("point SSL_CERT_FILE at a PEM file, or unset it")
-        .into());
-    }
-    let too_big = || -> anyhow::Error {
-        OpError::config(format!(
-            "SSL_CERT_FILE {shown} is larger than {} MiB, too large for a CA bundle",
-            cap >> 20
-        ))
-        .with_hint("point SSL_CERT_FILE at a file holding only the CA certificates op needs")
-        .into()
-    };
-    if meta.len() > cap {
-        return Err(too_big());
-    }
-    let mut bytes = Vec::new();
-    file.take(cap + 1).read_to_end(&mut bytes).map_err(cannot)?;
-    if bytes.len() as u64 > cap {
-        return Err(too_big());
-    }
-    Ok(bytes)
-}
-
-#[cfg(unix)]
-fn open_nonblocking(path: &Path) -> std::io::Result<File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    File::options()
-        .read(true)
-        .custom_flags(nix::libc::O_NONBLOCK)
-        .open(path)
-}
-
-#[cfg(not(unix))]
-fn open_nonblocking(path: &Path) -> std::io::Result<File> {
-    File::open(path)
-}
-
-#[cfg(unix)]
-fn kind(meta: &std::fs::Metadata) -> &'static str {
-    use std::os::unix::fs::FileTypeExt;
-    let kind = meta.file_type();
-    if kind.is_dir() {
-        "a directory"
-    } else if kind.is_fifo() {
-        "a FIFO"
-    } else if kind.is_char_device() || kind.is_block_device() {
-        "a device"
-    } else if kind.is_socket() {
-        "a socket"
-    } else {
-        "not a plain file"
-    }
-}
-
-#[cfg(not(unix))]
-fn kind(meta: &std::fs::Metadata) -> &'static str {
-    if meta.is_dir() {
-        "a directory"
-    } else {
-        "not a plain file"
-    }
 }
 
 /// The certificate problem behind a failed request, if rustls refused the server's certificate.
