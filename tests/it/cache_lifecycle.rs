@@ -207,3 +207,41 @@ fn exec_never_fails_while_another_op_reinstalls_or_another_lock_prunes() {
     );
     env.op(&["toolchain", "verify"]).success();
 }
+
+#[test]
+fn an_entry_of_the_earlier_layout_is_reinstalled_under_its_new_key_then_pruned() {
+    let (lock, pin) = tgz_tool();
+    let (env, server) = TestEnv::served(&lock);
+    let artifact = pin.artifact();
+    let legacy_name = format!(
+        "{}-{}-{}-{}",
+        pin.tool,
+        pin.version,
+        host_platform(),
+        &artifact.sha256[..12]
+    );
+    let legacy = env.cache().join("tools").join(&legacy_name);
+    fs::create_dir_all(legacy.join("bin")).unwrap();
+    let script = fixture_script("fixture-tool", 0);
+    fs::write(legacy.join("bin/fixture-tool"), &script).unwrap();
+    let receipt = serde_json::json!({
+        "tool": pin.tool, "version": pin.version, "platform": host_platform(),
+        "url": artifact.url, "source": artifact.url, "sha256": artifact.sha256,
+        "size": artifact.body.len(), "bin": "bin/fixture-tool",
+        "bin_sha256": crate::support::sha256_hex(&script), "bin_size": script.len(),
+        "installed_at": 1,
+    });
+    fs::write(legacy.join("receipt.json"), receipt.to_string()).unwrap();
+
+    env.op(&["toolchain", "exec", "fixture-tool"])
+        .success()
+        .stdout_has(&marker("fixture-tool"));
+    assert_eq!(server.gets(&artifact.server_path()), 1);
+    assert!(env.tool_dir(&pin, host_platform()).is_dir());
+    crate::support::age(&legacy, std::time::Duration::from_secs(2 * 86_400));
+    env.op(&["toolchain", "prune"])
+        .success()
+        .stdout_is(&format!("{}\n", legacy.display()));
+    assert!(!legacy.exists());
+    env.op(&["toolchain", "verify"]).success();
+}

@@ -57,7 +57,9 @@ pub struct Receipt {
     pub source: String,
     pub sha256: String,
     pub size: u64,
-    /// `raw`, `tar.gz` or `zip`, as the lock said at install time.
+    /// `raw`, `tar.gz` or `zip`, as the lock said at install time; empty in receipts written
+    /// before entry keys covered it.
+    #[serde(default)]
     pub archive: String,
     /// The lock's `bin` (the path inside the archive); empty for raw artifacts.
     #[serde(default)]
@@ -217,8 +219,16 @@ pub fn key(tool: &str, version: &str, platform: &str, artifact: &Artifact) -> St
     )
 }
 
-/// The key of the entry a receipt was written for.
+/// The key of the entry a receipt was written for. A receipt without `archive` is from the
+/// layout before keys covered what was unpacked: `…-<first 12 hex of the artifact digest>`.
 pub fn receipt_key(receipt: &Receipt) -> String {
+    if receipt.archive.is_empty() {
+        let short = receipt.sha256.get(..12).unwrap_or(&receipt.sha256);
+        return format!(
+            "{}-{}-{}-{short}",
+            receipt.tool, receipt.version, receipt.platform
+        );
+    }
     key_of(
         &receipt.tool,
         &receipt.version,
