@@ -181,6 +181,12 @@ mod imp {
         }
     }
 
+    /// A rename flag this filesystem does not support (`ENOTSUP` and `EOPNOTSUPP` differ on
+    /// macOS, and are one value on Linux).
+    fn unsupported(error: Errno) -> bool {
+        [Errno::INVAL, Errno::NOSYS, Errno::OPNOTSUPP, Errno::NOTSUP].contains(&error)
+    }
+
     fn io(error: Errno) -> std::io::Error {
         std::io::Error::from(error)
     }
@@ -447,7 +453,7 @@ mod imp {
             let result = match result {
                 // A filesystem without RENAME_NOREPLACE: op holds the artifact lock, so a
                 // plain rename cannot replace anyone's work.
-                Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) => {
+                Err(error) if unsupported(error) => {
                     if to.kind(to_name)?.is_some() {
                         Err(Errno::EXIST)
                     } else {
@@ -476,7 +482,7 @@ mod imp {
                 RenameFlags::EXCHANGE,
             ) {
                 Ok(()) => Ok(true),
-                Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) => Ok(false),
+                Err(error) if unsupported(error) => Ok(false),
                 Err(error) => Err(io(error)).with_context(|| {
                     format!(
                         "cannot swap {} with {}",
@@ -533,6 +539,25 @@ mod imp {
 
     use super::*;
 
+    /// A directory handle that can read and set its times: Windows opens a directory only with
+    /// `FILE_FLAG_BACKUP_SEMANTICS`.
+    fn open_dir_handle(path: &Path) -> std::io::Result<File> {
+        use std::os::windows::fs::OpenOptionsExt;
+        const FILE_READ_ATTRIBUTES: u32 = 0x80;
+        const FILE_WRITE_ATTRIBUTES: u32 = 0x100;
+        const FILE_FLAG_BACKUP_SEMANTICS: u32 = 0x0200_0000;
+        std::fs::OpenOptions::new()
+            .access_mode(FILE_READ_ATTRIBUTES | FILE_WRITE_ATTRIBUTES)
+            .custom_flags(FILE_FLAG_BACKUP_SEMANTICS)
+            .open(path)
+            .or_else(|_| {
+                std::fs::OpenOptions::new()
+                    .access_mode(FILE_READ_ATTRIBUTES)
+                    .custom_flags(FILE_FLAG_BACKUP_SEMANTICS)
+                    .open(path)
+            })
+    }
+
     fn kind_of(meta: &std::fs::Metadata) -> Kind {
         if meta.file_type().is_symlink() {
             Kind::Link
@@ -565,7 +590,7 @@ mod imp {
                     "set OP_CACHE_DIR to a directory",
                 ));
             }
-            let handle = File::open(path)
+            let handle = open_dir_handle(path)
                 .with_context(|| format!("cannot open cache directory {}", path.display()))?;
             Ok(Some(Dir {
                 handle,
@@ -607,7 +632,7 @@ mod imp {
             }
             let path = self.join(name);
             let handle =
-                File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+                open_dir_handle(&path).with_context(|| format!("cannot open {}", path.display()))?;
             Ok(Some(Dir { handle, path }))
         }
 
