@@ -8,12 +8,12 @@ pub mod error;
 pub mod formats;
 pub mod output;
 pub mod pipeline;
+pub mod program;
 pub mod redact;
 pub mod settings;
 pub mod toolchain;
 
 use std::ffi::OsString;
-use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -26,9 +26,10 @@ use crate::toolchain::Toolchain;
 /// The whole program; both binaries call this.
 pub fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
-    let name = invoked_name(args.first());
+    let name = program::from_argv0(args.first().map(OsString::as_os_str));
+    program::set(name);
     let output = Output::from_env();
-    let command = Cli::command().name(name).bin_name(name);
+    let command = named_command(name);
     let matches = match command.try_get_matches_from(&args) {
         Ok(matches) => matches,
         Err(error) => {
@@ -75,24 +76,52 @@ fn run(cli: Cli, name: &'static str, output: &Output) -> Result<()> {
             pipeline::run(&toolchain, cli.config.as_deref(), cli.command)
         }
         Command::Completions { shell } => {
-            let mut command = Cli::command().name(name).bin_name(name);
+            let mut command = named_command(name);
             clap_complete::generate(shell, &mut command, name, &mut std::io::stdout());
             Ok(())
         }
         Command::Man => {
-            let command = Cli::command().name(name).bin_name(name);
+            let command = named_command(name);
             clap_mangen::Man::new(command).render(&mut std::io::stdout())?;
             Ok(())
         }
     }
 }
 
-/// `op` or `octopipeline`, from how this binary was invoked (help and errors use that name).
-fn invoked_name(argv0: Option<&OsString>) -> &'static str {
-    let stem = argv0.and_then(|arg| Path::new(arg).file_stem());
-    if stem.is_some_and(|stem| stem == "octopipeline") {
-        "octopipeline"
+/// The command line definition under the invoked name, its help texts and examples speaking of
+/// that name too (`octopipeline toolchain install`, not `op toolchain install`).
+fn named_command(name: &'static str) -> clap::Command {
+    fn rename_texts(command: clap::Command) -> clap::Command {
+        let mut command = command;
+        for text in [
+            command.get_after_help().map(|text| text.to_string()),
+            command.get_after_long_help().map(|text| text.to_string()),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if let (index, Some(text)) = text {
+                let renamed = program::rename(&text).into_owned();
+                command = if index == 0 {
+                    command.after_help(renamed)
+                } else {
+                    command.after_long_help(renamed)
+                };
+            }
+        }
+        let names: Vec<String> = command
+            .get_subcommands()
+            .map(|sub| sub.get_name().to_string())
+            .collect();
+        for sub in names {
+            command = command.mut_subcommand(sub, rename_texts);
+        }
+        command
+    }
+    let command = Cli::command().name(name).bin_name(name);
+    if name == "op" {
+        command
     } else {
-        "op"
+        rename_texts(command)
     }
 }

@@ -36,7 +36,7 @@ impl Output {
 
     /// A line for humans (stderr), kept clear of progress bars.
     pub fn info(&self, message: &str) {
-        self.human(&redact::text(message));
+        self.human(&words(message));
     }
 
     /// Prints an already redacted line for humans.
@@ -50,7 +50,7 @@ impl Output {
     }
 
     pub fn warn(&self, message: &str) {
-        let message = redact::text(message);
+        let message = words(message);
         if self.github {
             eprintln!("::warning::{}", annotation(&message));
         } else {
@@ -75,8 +75,8 @@ impl Output {
                 text.push_str(&format!("\n  caused by: {cause}"));
             }
         }
-        let text = redact::text(&text);
-        let hint = crate::error::hint(error).map(redact::text);
+        let text = words(&text);
+        let hint = crate::error::hint(error).map(words);
         if self.github {
             let mut full = text.clone();
             if let Some(hint) = hint {
@@ -180,6 +180,11 @@ fn annotation(text: &str) -> String {
     text.replace('%', "%25")
         .replace('\r', "%0D")
         .replace('\n', "%0A")
+}
+
+/// A line for people: secrets masked, `op` spelled as the program was invoked.
+fn words(text: &str) -> String {
+    crate::program::rename(&redact::text(text)).into_owned()
 }
 
 pub fn human_bytes(bytes: u64) -> String {

@@ -330,3 +330,23 @@ fn version_and_help_name_the_binary_they_were_invoked_as() {
         .success()
         .stdout_has("Usage: octopipeline");
 }
+
+#[test]
+fn run_as_octopipeline_every_hint_and_example_names_octopipeline() {
+    let lock = three_tools();
+    let (env, _server) = TestEnv::served(&lock);
+    let run = env.octopipeline(&["toolchain", "which", "fixture-raw"]);
+    run.code(1)
+        .stderr_has("run `octopipeline toolchain install fixture-raw`")
+        .stderr_lacks("`op ");
+    env.op(&["toolchain", "which", "fixture-raw"])
+        .code(1)
+        .stderr_has("run `op toolchain install fixture-raw`");
+    let help = env.octopipeline(&["toolchain", "prune", "--help"]);
+    help.success()
+        .stdout_has("  octopipeline toolchain prune --dry-run");
+    assert!(!help.stdout.contains("  op toolchain"), "{}", help.stdout);
+    let man = env.octopipeline(&["man"]);
+    man.success().stdout_has("octopipeline toolchain install");
+    assert!(!man.stdout.contains("  op toolchain"), "{}", man.stdout);
+}

@@ -631,8 +631,8 @@ mod imp {
                 return Ok(None);
             }
             let path = self.join(name);
-            let handle =
-                open_dir_handle(&path).with_context(|| format!("cannot open {}", path.display()))?;
+            let handle = open_dir_handle(&path)
+                .with_context(|| format!("cannot open {}", path.display()))?;
             Ok(Some(Dir { handle, path }))
         }
 
