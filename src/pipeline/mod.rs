@@ -103,7 +103,7 @@ pub fn run(toolchain: &Toolchain, config_file: Option<&Path>, command: Command) 
         config,
         cwd,
     };
-    match command {
+    let result = match command {
         Command::Build(args) => build::build(&context, &args),
         Command::Push(args) => push::push(&context, &args),
         Command::BuildPush(args) => build_push::build_push(&context, &args),
@@ -114,5 +114,15 @@ pub fn run(toolchain: &Toolchain, config_file: Option<&Path>, command: Command) 
         Command::Toolchain(_) | Command::Completions { .. } | Command::Man => {
             unreachable!("not a pipeline command")
         }
+    };
+    // A tool's exit code can equal one of op's own (2 is also op's usage error): one line says
+    // whose it is. (`op` prints nothing else of its own for it: the tool has had its say.)
+    if let Err(error) = &result
+        && let Some(failed) = error.downcast_ref::<runner::Failed>()
+    {
+        toolchain
+            .output
+            .report_error(&anyhow::Error::msg(failed.to_string()));
     }
+    result
 }
