@@ -19,10 +19,14 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result};
 
 use crate::cli::Command;
+use crate::error::OpError;
 use crate::formats::build_result::Build;
+use crate::formats::skaffold_yaml::{self, Artifact};
 use crate::toolchain::Toolchain;
 use config::Config;
 use runner::Runner;
+
+const IN_THE_APP: &str = "run op in the app repository (where skaffold.yaml is)";
 
 /// What every pipeline command works with.
 pub struct Context<'a> {
@@ -40,6 +44,29 @@ impl Context<'_> {
         } else {
             self.cwd.join(path)
         }
+    }
+
+    /// The artifacts of the project's skaffold file (`file` against the project directory), and
+    /// its absolute path. The one rule of every command that runs skaffold or reads its file: a
+    /// missing or malformed one is exit 2 naming it, before anything is installed or run. `flag`
+    /// is the command's option naming another file, if it has one (for the hint).
+    pub fn skaffold_file(
+        &self,
+        file: &Path,
+        flag: Option<&str>,
+    ) -> Result<(PathBuf, Vec<Artifact>)> {
+        let path = self.absolute(file);
+        if !crate::bounded::exists(&path) {
+            let hint = match flag {
+                Some(flag) => format!("{IN_THE_APP}, or pass {flag}"),
+                None => IN_THE_APP.to_string(),
+            };
+            return Err(OpError::config(format!("{} not found", path.display()))
+                .with_hint(hint)
+                .into());
+        }
+        let artifacts = skaffold_yaml::load(&path)?;
+        Ok((path, artifacts))
     }
 
     /// A progress line for people; marked as such during `--dry-run`, when nothing happened.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use std::path::Path;
 
-use crate::pipeline_tools::{Pipeline, bed, last, strings, tool_path};
+use crate::pipeline_tools::{self, Pipeline, last, project as bed, strings, tool_path};
 
 fn build_argv(repo: &str, extra: &[&str]) -> Vec<String> {
     let mut argv = strings(&["build", "--cache-artifacts=false", "--default-repo", repo]);
@@ -367,4 +367,25 @@ fn sigterm_reaches_the_child_and_its_exit_code_comes_back() {
     spawned.wait(Duration::from_secs(30)).code(42);
     let signals = std::fs::read_to_string(pipeline.log.with_extension("log.signals")).unwrap();
     assert!(signals.contains("got TERM"), "{signals}");
+}
+
+#[test]
+fn build_without_a_skaffold_yaml_is_exit_2_naming_it_like_build_push_and_run() {
+    let pipeline = pipeline_tools::bed();
+    let missing = pipeline.work().join("skaffold.yaml");
+    for args in [
+        &["build"][..],
+        &["build", "--dry-run"],
+        &["build-push"],
+        &["run", "api"],
+    ] {
+        pipeline
+            .env
+            .op(args)
+            .code(2)
+            .stderr_has(&format!("{} not found", missing.display()))
+            .stderr_has("hint: run op in the app repository (where skaffold.yaml is)");
+    }
+    assert!(pipeline.calls().is_empty(), "{:?}", pipeline.calls());
+    assert!(pipeline.env.installed().is_empty(), "nothing installed");
 }
