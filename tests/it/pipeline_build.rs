@@ -364,7 +364,10 @@ fn sigterm_reaches_the_child_and_its_exit_code_comes_back() {
         .status()
         .unwrap();
     assert!(status.success());
-    spawned.wait(Duration::from_secs(30)).code(42);
+    spawned
+        .wait(Duration::from_secs(30))
+        .code(42)
+        .stderr_lacks("failed at step");
     let signals = std::fs::read_to_string(pipeline.log.with_extension("log.signals")).unwrap();
     assert!(signals.contains("got TERM"), "{signals}");
 }
