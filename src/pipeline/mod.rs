@@ -19,10 +19,14 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result};
 
 use crate::cli::Command;
+use crate::error::OpError;
 use crate::formats::build_result::Build;
+use crate::formats::skaffold_yaml::{self, Artifact};
 use crate::toolchain::Toolchain;
 use config::Config;
 use runner::Runner;
+
+const IN_THE_APP: &str = "run op in the app repository (where skaffold.yaml is)";
 
 /// What every pipeline command works with.
 pub struct Context<'a> {
@@ -40,6 +44,29 @@ impl Context<'_> {
         } else {
             self.cwd.join(path)
         }
+    }
+
+    /// The artifacts of the project's skaffold file (`file` against the project directory), and
+    /// its absolute path. The one rule of every command that runs skaffold or reads its file: a
+    /// missing or malformed one is exit 2 naming it, before anything is installed or run. `flag`
+    /// is the command's option naming another file, if it has one (for the hint).
+    pub fn skaffold_file(
+        &self,
+        file: &Path,
+        flag: Option<&str>,
+    ) -> Result<(PathBuf, Vec<Artifact>)> {
+        let path = self.absolute(file);
+        if !crate::bounded::exists(&path) {
+            let hint = match flag {
+                Some(flag) => format!("{IN_THE_APP}, or pass {flag}"),
+                None => IN_THE_APP.to_string(),
+            };
+            return Err(OpError::config(format!("{} not found", path.display()))
+                .with_hint(hint)
+                .into());
+        }
+        let artifacts = skaffold_yaml::load(&path)?;
+        Ok((path, artifacts))
     }
 
     /// A progress line for people; marked as such during `--dry-run`, when nothing happened.
@@ -103,7 +130,7 @@ pub fn run(toolchain: &Toolchain, config_file: Option<&Path>, command: Command) 
         config,
         cwd,
     };
-    match command {
+    let result = match command {
         Command::Build(args) => build::build(&context, &args),
         Command::Push(args) => push::push(&context, &args),
         Command::BuildPush(args) => build_push::build_push(&context, &args),
@@ -114,5 +141,15 @@ pub fn run(toolchain: &Toolchain, config_file: Option<&Path>, command: Command) 
         Command::Toolchain(_) | Command::Completions { .. } | Command::Man => {
             unreachable!("not a pipeline command")
         }
+    };
+    // A tool's exit code can equal one of op's own (2 is also op's usage error): one line says
+    // whose it is. (`op` prints nothing else of its own for it: the tool has had its say.)
+    if let Err(error) = &result
+        && let Some(failed) = error.downcast_ref::<runner::Failed>()
+    {
+        toolchain
+            .output
+            .report_error(&anyhow::Error::msg(failed.to_string()));
     }
+    result
 }

@@ -11,7 +11,7 @@ use crate::cli::RunArgs;
 use crate::error::{Code, OpError};
 use crate::formats::build_result;
 use crate::formats::run_file::{ContextOptions, RunFile};
-use crate::formats::skaffold_yaml::{self, Artifact};
+use crate::formats::skaffold_yaml::Artifact;
 use crate::pipeline::runner::describe;
 use crate::pipeline::{Context, args, ports};
 
@@ -30,8 +30,8 @@ fn same_context(a: &str, b: &str) -> bool {
 }
 
 pub fn run(context: &Context, options: &RunArgs) -> Result<()> {
-    let skaffold_file = context.absolute(&options.skaffold_file);
-    let artifacts = skaffold_yaml::load(&skaffold_file)?;
+    let (skaffold_file, artifacts) =
+        context.skaffold_file(&options.skaffold_file, Some("--skaffold-file"))?;
     if artifacts.is_empty() {
         return Err(OpError::new(
             Code::Failure,
@@ -285,7 +285,7 @@ mod tests {
 
     #[test]
     fn run_yaml_options_by_context_then_image() {
-        let artifact = skaffold_yaml::parse(
+        let artifact = crate::formats::skaffold_yaml::parse(
             "build:\n  artifacts:\n    - image: api\n      context: services/api\n",
             Path::new("skaffold.yaml"),
         )

@@ -1,27 +1,30 @@
-//! How pipeline commands run tools: pinned tools by absolute path (the toolchain is ensured
-//! first), `docker`/`git` from PATH, the pinned tools first on every child's PATH, `--dry-run`
-//! printing instead of running, SIGINT/SIGTERM/SIGHUP relayed to the child (see [`child`]), and
-//! the child's exit code passed through (128+N for signal N).
+//! How pipeline commands run tools: pinned tools by absolute path, each installed when first
+//! asked for (with the pinned tools it starts itself, nothing else of the lock), `docker`/`git`
+//! from PATH, the pinned tools installed so far first on every child's PATH, `--dry-run` printing
+//! instead of running (and installing nothing), SIGINT/SIGTERM/SIGHUP relayed to the child (see
+//! [`child`]), and the child's exit code passed through (128+N for signal N) with a [`Failed`]
+//! line naming the tool and the step.
 
 mod child;
 
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Mutex, PoisonError};
 
 use anyhow::{Context, Result};
 
 use crate::error::{Code, OpError};
 use crate::redact;
 use crate::toolchain::cache::Entry;
-use crate::toolchain::{Toolchain, exec};
+use crate::toolchain::{Toolchain, exec, fetch};
 
 /// Runs (or, with `--dry-run`, prints) the child processes and file writes of one command.
 pub struct Runner<'a> {
     toolchain: &'a Toolchain,
     dry_run: bool,
-    entries: OnceLock<Vec<Entry>>,
+    /// The pinned tools asked for so far (installed, or under `--dry-run` listed), in order.
+    entries: Mutex<Vec<Entry>>,
 }
 
 impl<'a> Runner<'a> {
@@ -32,7 +35,7 @@ impl<'a> Runner<'a> {
         Runner {
             toolchain,
             dry_run,
-            entries: OnceLock::new(),
+            entries: Mutex::new(Vec::new()),
         }
     }
 
@@ -44,24 +47,46 @@ impl<'a> Runner<'a> {
         self.toolchain
     }
 
-    /// Installs the whole pinned toolchain once (fast path when already cached).
-    fn entries(&self) -> Result<&[Entry]> {
-        if let Some(entries) = self.entries.get() {
-            return Ok(entries);
-        }
-        let entries = self.toolchain.ensure_all()?;
-        Ok(self.entries.get_or_init(|| entries))
+    fn entries(&self) -> std::sync::MutexGuard<'_, Vec<Entry>> {
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Absolute path of a pinned tool (`skaffold`, `pack`, `flux`, `kubectl`, `crane`).
+    /// Absolute path of a pinned tool (`skaffold`, `pack`, `flux`, `kubectl`, `crane`), installed
+    /// first if missing, together with the pinned tools it starts itself
+    /// ([`crate::toolchain::starts`]); the rest of the lock is left alone. Under `--dry-run`
+    /// nothing is downloaded: what a real run would install is listed instead.
     pub fn pinned(&self, tool: &str) -> Result<PathBuf> {
-        self.toolchain.lock.tool(tool)?;
-        let entries = self.entries()?;
-        entries
-            .iter()
-            .find(|entry| entry.tool == tool)
-            .map(Entry::exe)
-            .ok_or_else(|| anyhow::anyhow!("{tool} is missing from the installed toolchain"))
+        let wanted = self.toolchain.entries_for(tool)?;
+        let exe = wanted[0].exe();
+        let new: Vec<Entry> = {
+            let known = self.entries();
+            wanted
+                .into_iter()
+                .filter(|entry| !known.iter().any(|known| known.key == entry.key))
+                .collect()
+        };
+        if self.dry_run {
+            for entry in &new {
+                if !entry.is_installed(&self.toolchain.cache) {
+                    self.toolchain.output.info(&format!(
+                        "(dry run) would install: {} from {}",
+                        entry.label(),
+                        self.source(entry)
+                    ));
+                }
+            }
+        } else {
+            self.toolchain.ensure(&new)?;
+        }
+        self.entries().extend(new);
+        Ok(exe)
+    }
+
+    /// Where a real run would download `entry` from (the mirror's copy when one is set).
+    fn source(&self, entry: &Entry) -> String {
+        let url = &entry.artifact.url;
+        fetch::resolve(url, self.toolchain.settings.mirror.as_deref())
+            .map_or_else(|_| fetch::redact(url), |source| source.describe())
     }
 
     /// Absolute path of an unpinned program taken from PATH (`docker`, `git`).
@@ -84,9 +109,10 @@ impl<'a> Runner<'a> {
         })
     }
 
-    /// The PATH for children: the pinned tools' directories first.
+    /// The PATH for children: the directories of the pinned tools asked for so far first (a
+    /// command asks for every pinned tool before it runs it), then op's own PATH.
     fn child_path(&self) -> Result<OsString> {
-        exec::path_with(&Toolchain::bin_dirs(self.entries()?))
+        exec::path_with(&Toolchain::bin_dirs(&self.entries()))
     }
 
     fn command(
@@ -122,11 +148,11 @@ impl<'a> Runner<'a> {
             return Ok(());
         }
         let mut command = self.command(program, args, cwd, env)?;
-        child::spawn(&mut command)
+        let outcome = child::spawn(&mut command)
             .map_err(|error| launch_error(program, error))?
             .wait()
-            .with_context(|| format!("waiting for {} failed", program.display()))?
-            .check()
+            .with_context(|| format!("waiting for {} failed", program.display()))?;
+        check(outcome, program, args)
     }
 
     /// Runs a child and returns its stdout (stderr passes through). Runs even under
@@ -140,8 +166,7 @@ impl<'a> Runner<'a> {
         let (outcome, stdout, _) = child::spawn(&mut command)
             .and_then(child::Child::wait_with_output)
             .with_context(|| format!("cannot run {}", program.display()))?;
-        outcome
-            .check()
+        check(outcome, program, args)
             .with_context(|| format!("{} failed", describe(program, args, cwd, &[])))?;
         Ok(String::from_utf8_lossy(&stdout).into_owned())
     }
@@ -169,8 +194,7 @@ impl<'a> Runner<'a> {
             self.toolchain.output.info(stderr.trim_end());
             self.toolchain.output.info(stdout.trim_end());
         }
-        outcome
-            .check()
+        check(outcome, program, args)
             .with_context(|| format!("{} failed", describe(program, args, cwd, &[])))?;
         Ok((stdout, stderr))
     }
@@ -202,8 +226,7 @@ impl<'a> Runner<'a> {
         let detail = String::from_utf8_lossy(if stderr.is_empty() { &stdout } else { &stderr })
             .trim()
             .to_string();
-        outcome
-            .check()
+        check(outcome, program, args)
             .with_context(|| format!("{} failed: {detail}", describe(program, args, None, &[])))?;
         if let Some(Err(error)) = written {
             return Err(error).with_context(|| format!("cannot write to {}", program.display()));
@@ -227,6 +250,78 @@ impl<'a> Runner<'a> {
 }
 
 pub use crate::atomic::write_atomic;
+
+/// A child that ended unsuccessfully: the tool, the step it was at and the exit code `op`
+/// passes on. It sits (as context) on the [`crate::error::ChildExit`] that carries the code, so
+/// that whoever ends the command can say in one line why `op` exits with a tool's code.
+#[derive(Debug)]
+pub struct Failed {
+    pub tool: String,
+    pub step: String,
+    pub code: i32,
+}
+
+impl Failed {
+    fn new(program: &Path, args: &[OsString], code: i32) -> Failed {
+        let tool = program.file_stem().map_or_else(
+            || program.display().to_string(),
+            |stem| stem.to_string_lossy().into_owned(),
+        );
+        let step = step(&tool, args);
+        Failed { tool, step, code }
+    }
+}
+
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} failed at step `{}` with exit code {}; op exits with {}'s code",
+            self.tool, self.step, self.code, self.tool
+        )
+    }
+}
+
+/// `Ok` when the child succeeded; else its code passed on, with a [`Failed`] naming it. (A
+/// signal `op` received while the child ran ends `op` inside [`child::Outcome::check`].)
+fn check(outcome: child::Outcome, program: &Path, args: &[OsString]) -> Result<()> {
+    let code = outcome.code();
+    outcome
+        .check()
+        .map_err(|error| error.context(Failed::new(program, args, code)))
+}
+
+/// The tool and its subcommand (`skaffold build`, `kubectl rollout status`, `crane copy`): the
+/// first one or two plain words of its arguments, skipping options and the value after an
+/// option written without `=` (`-n apps`).
+fn step(tool: &str, args: &[OsString]) -> String {
+    let plain = |word: &str| {
+        !word.is_empty()
+            && word.chars().all(|c| c.is_ascii_lowercase() || c == '-')
+            && !word.starts_with('-')
+    };
+    let mut words = vec![tool.to_string()];
+    let mut after_option = false;
+    for arg in args {
+        let arg = arg.to_string_lossy();
+        if arg.starts_with('-') {
+            after_option = !arg.contains('=');
+            if words.len() > 1 {
+                break;
+            }
+            continue;
+        }
+        if after_option {
+            after_option = false;
+            continue;
+        }
+        if !plain(&arg) || words.len() == 3 {
+            break;
+        }
+        words.push(arg.into_owned());
+    }
+    words.join(" ")
+}
 
 /// A shell-like rendering of a command line, for `--dry-run` and error messages; credentials
 /// in an argument or a variable (`--default-repo user:pass@r.io/x`) are hidden.
@@ -324,6 +419,41 @@ mod tests {
             line,
             "(cd /repo && /c/bin/skaffold build --tag 'v 1' 'it'\\''s')"
         );
+    }
+
+    #[test]
+    fn a_step_is_the_tool_and_its_subcommand() {
+        let step = |tool: &str, args: &[&str]| {
+            let args: Vec<OsString> = args.iter().map(OsString::from).collect();
+            step(tool, &args)
+        };
+        assert_eq!(
+            step(
+                "skaffold",
+                &["build", "--cache-artifacts=false", "--default-repo", "r.io"]
+            ),
+            "skaffold build"
+        );
+        assert_eq!(
+            step(
+                "kubectl",
+                &["-n", "apps", "rollout", "status", "deployment/api"]
+            ),
+            "kubectl rollout status"
+        );
+        assert_eq!(
+            step("crane", &["copy", "r.io/api:1", "s.io/api:1"]),
+            "crane copy"
+        );
+        assert_eq!(
+            step("flux", &["reconcile", "helmrelease", "api", "-n", "apps"]),
+            "flux reconcile helmrelease"
+        );
+        assert_eq!(
+            step("docker", &["run", "--rm", "-p", "8080:5000", "img"]),
+            "docker run"
+        );
+        assert_eq!(step("pack", &["--version"]), "pack");
     }
 
     #[test]

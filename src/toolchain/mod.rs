@@ -1,5 +1,6 @@
 //! The hermetic toolchain: the active lock, the host platform, the cache, and making sure the
-//! pinned tools are installed before anything runs them.
+//! pinned tools are installed before anything runs them: only the tools that will run, and the
+//! pinned tools those start themselves ([`starts`]).
 
 pub mod audit;
 pub mod cache;
@@ -83,6 +84,35 @@ impl Toolchain {
         install::ensure(&self.cache, &self.settings, &self.output, entries, true)
     }
 
+    /// The host platform's entries for `tool` and for the pinned tools it starts itself (see
+    /// [`starts`]; those the lock pins for this platform), `tool` first. Nothing is installed.
+    pub fn entries_for(&self, tool: &str) -> Result<Vec<Entry>> {
+        let platform = self.platform(None)?;
+        let pinned = self.lock.tool(tool)?;
+        let artifact = pinned.artifact(&platform, &self.lock.origin)?;
+        let mut entries = vec![self.cache.entry(pinned, &platform, artifact)];
+        for name in starts(tool) {
+            let companion = self.lock.tools.iter().find(|other| other.name == *name);
+            if let Some((companion, artifact)) = companion.and_then(|companion| {
+                companion
+                    .platforms
+                    .get(&platform)
+                    .map(|artifact| (companion, artifact))
+            }) {
+                entries.push(self.cache.entry(companion, &platform, artifact));
+            }
+        }
+        Ok(entries)
+    }
+
+    /// Installs `tool` and the pinned tools it starts (nothing else of the lock) and returns
+    /// their entries, `tool` first.
+    pub fn ensure_for(&self, tool: &str) -> Result<Vec<Entry>> {
+        let entries = self.entries_for(tool)?;
+        self.ensure(&entries)?;
+        Ok(entries)
+    }
+
     /// Installs every tool of the lock for the host platform and returns their entries.
     pub fn ensure_all(&self) -> Result<Vec<Entry>> {
         let platform = self.platform(None)?;
@@ -93,5 +123,16 @@ impl Toolchain {
 
     pub fn bin_dirs(entries: &[Entry]) -> Vec<PathBuf> {
         entries.iter().map(Entry::bin_dir).collect()
+    }
+}
+
+/// The other pinned tools `tool` runs from its PATH, which come with it wherever it runs
+/// (`op toolchain exec`, the pipeline commands): skaffold starts `kubectl` itself (its deployers
+/// and cluster commands), and the custom builders and hooks of a skaffold.yaml run `pack` from
+/// the PATH skaffold was given. The other pinned tools start none.
+pub fn starts(tool: &str) -> &'static [&'static str] {
+    match tool {
+        "skaffold" => &["kubectl", "pack"],
+        _ => &[],
     }
 }

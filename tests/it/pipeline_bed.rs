@@ -201,14 +201,10 @@ impl Pipeline {
         fs::read_to_string(format!("{}.stdin", self.log.display())).unwrap_or_default()
     }
 
-    /// The installed pinned tool, as `op` runs it.
+    /// Where `op` installs (and runs) the pinned `tool`, computed from the lock: also before it
+    /// is installed, as under `--dry-run`, which installs nothing.
     pub fn pinned_path(&self, tool: &str) -> PathBuf {
-        let tools = self.env.cache().join("tools");
-        let entry = crate::support::dir_names(&tools)
-            .into_iter()
-            .find(|name| name.starts_with(&format!("{tool}-1.0.0-")))
-            .unwrap_or_else(|| panic!("{tool} is not installed"));
-        tools.join(entry).join("bin").join(tool)
+        crate::pipeline_tools::tool_path(self, tool)
     }
 
     pub fn host_path(&self, name: &str) -> PathBuf {

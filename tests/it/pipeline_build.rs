@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use std::path::Path;
 
-use crate::pipeline_tools::{Pipeline, bed, last, strings, tool_path};
+use crate::pipeline_tools::{self, Pipeline, last, project as bed, strings, tool_path};
 
 fn build_argv(repo: &str, extra: &[&str]) -> Vec<String> {
     let mut argv = strings(&["build", "--cache-artifacts=false", "--default-repo", repo]);
@@ -31,22 +31,24 @@ fn build_runs_the_pinned_skaffold_by_absolute_path_with_pinned_tools_first_on_pa
         "skaffold runs in the project"
     );
     let dirs: Vec<&str> = skaffold.path.split(':').collect();
-    for (index, tool) in ["skaffold", "pack", "flux", "kubectl", "crane"]
-        .iter()
-        .enumerate()
-    {
+    // skaffold and the pinned tools it starts itself (kubectl, pack); flux and crane are
+    // neither installed nor on its PATH.
+    for (index, tool) in ["skaffold", "kubectl", "pack"].iter().enumerate() {
         let bin = tool_path(&pipeline, tool).parent().unwrap().to_path_buf();
         let position = dirs
             .iter()
             .position(|dir| Path::new(dir) == bin)
             .unwrap_or_else(|| panic!("{tool} is not on the child's PATH: {dirs:?}"));
         assert!(
-            position < 5,
+            position < 3,
             "pinned {tool} (#{index}) comes first: {dirs:?}"
         );
     }
+    for tool in ["flux", "crane"] {
+        assert!(!tool_path(&pipeline, tool).exists(), "{tool} was installed");
+    }
     let host_bin = pipeline.host_path("docker").parent().unwrap().to_path_buf();
-    assert_eq!(Path::new(dirs[5]), host_bin, "then op's PATH");
+    assert_eq!(Path::new(dirs[3]), host_bin, "then op's PATH");
 }
 
 #[test]
@@ -362,7 +364,31 @@ fn sigterm_reaches_the_child_and_its_exit_code_comes_back() {
         .status()
         .unwrap();
     assert!(status.success());
-    spawned.wait(Duration::from_secs(30)).code(42);
+    spawned
+        .wait(Duration::from_secs(30))
+        .code(42)
+        .stderr_lacks("failed at step");
     let signals = std::fs::read_to_string(pipeline.log.with_extension("log.signals")).unwrap();
     assert!(signals.contains("got TERM"), "{signals}");
+}
+
+#[test]
+fn build_without_a_skaffold_yaml_is_exit_2_naming_it_like_build_push_and_run() {
+    let pipeline = pipeline_tools::bed();
+    let missing = pipeline.work().join("skaffold.yaml");
+    for args in [
+        &["build"][..],
+        &["build", "--dry-run"],
+        &["build-push"],
+        &["run", "api"],
+    ] {
+        pipeline
+            .env
+            .op(args)
+            .code(2)
+            .stderr_has(&format!("{} not found", missing.display()))
+            .stderr_has("hint: run op in the app repository (where skaffold.yaml is)");
+    }
+    assert!(pipeline.calls().is_empty(), "{:?}", pipeline.calls());
+    assert!(pipeline.env.installed().is_empty(), "nothing installed");
 }

@@ -1,7 +1,7 @@
 //! Bad input in every file format the pipeline commands read, through the real commands: each
 //! is exit 2 with the file, the line (or field) and what was expected, before anything runs.
 
-use crate::pipeline_tools::{Pipeline, bed};
+use crate::pipeline_tools::{Pipeline, project as bed};
 
 /// Writes `relative` with `text`, runs `op args`, and checks exit 2, the message parts and that
 /// no tool ran.

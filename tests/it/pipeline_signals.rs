@@ -47,6 +47,10 @@ fn bed() -> Pipeline {
         ("kubectl", &signalling("kubectl", KUBECTL)),
     ]);
     pipeline.host_tool("docker", &signalling("docker", DOCKER));
+    pipeline.write(
+        "skaffold.yaml",
+        crate::pipeline_tools::MINIMAL_SKAFFOLD_YAML,
+    );
     pipeline
 }
 

@@ -68,6 +68,17 @@ pub fn bed() -> Pipeline {
     pipeline
 }
 
+/// A minimal skaffold.yaml, for the commands that need one to be there (`op build`).
+pub const MINIMAL_SKAFFOLD_YAML: &str =
+    "apiVersion: skaffold/v4beta11\nkind: Config\nbuild:\n  artifacts:\n    - image: api\n";
+
+/// [`bed`] in a project with a minimal skaffold.yaml.
+pub fn project() -> Pipeline {
+    let pipeline = bed();
+    pipeline.write("skaffold.yaml", MINIMAL_SKAFFOLD_YAML);
+    pipeline
+}
+
 /// The argv of the last call of `tool`.
 #[track_caller]
 pub fn last(pipeline: &Pipeline, tool: &str) -> Vec<String> {

@@ -1,5 +1,6 @@
-//! `op toolchain exec`: on-demand install, argv and exit code passed through, stdin inherited,
-//! the lock's bin dirs first on the child's PATH; and a real kubectl run through a mirror.
+//! `op toolchain exec`: on-demand install of that tool alone, argv and exit code passed
+//! through, stdin inherited, its bin dir first on the child's PATH; and a real kubectl run
+//! through a mirror.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -26,9 +27,14 @@ fn exec_installs_on_demand_and_passes_the_arguments() {
     run.success()
         .stdout_has(&marker("fixture-zip"))
         .stdout_has("arg=[build]\narg=[two words]\narg=[--flag=x]\narg=[-v]\n");
-    // Every lock tool is ensured, not only the one that runs.
-    assert_eq!(env.installed().len(), 3, "{:?}", env.installed());
-    assert_eq!(server.request_count(), 3);
+    // Only the tool that runs is ensured, not the rest of the lock.
+    assert_eq!(
+        env.installed(),
+        [lock.pin("fixture-zip").dir_name(host_platform())],
+        "{:?}",
+        env.installed()
+    );
+    assert_eq!(server.request_count(), 1);
 }
 
 #[test]
@@ -62,7 +68,7 @@ fn exec_passes_the_childs_exit_code_through() {
 }
 
 #[test]
-fn exec_puts_every_lock_tools_bin_dir_first_on_the_childs_path() {
+fn exec_puts_the_tools_bin_dir_first_on_the_childs_path() {
     let lock = three_tools();
     let (env, _server) = TestEnv::served(&lock);
 
@@ -74,9 +80,10 @@ fn exec_puts_every_lock_tools_bin_dir_first_on_the_childs_path() {
         .find_map(|line| line.strip_prefix("PATH="))
         .unwrap_or_else(|| panic!("the fixture printed no PATH:\n{}", run.stdout));
     let entries: Vec<&str> = path.split(':').collect();
-    let expected: BTreeSet<String> = lock
-        .pins
-        .iter()
+    // Only the tool's own: the other lock tools are not installed (none of them is one that
+    // fixture-raw starts).
+    let expected: BTreeSet<String> = [lock.pin("fixture-raw")]
+        .into_iter()
         .map(|pin| {
             env.tool_dir(pin, host_platform())
                 .join("bin")
@@ -89,6 +96,13 @@ fn exec_puts_every_lock_tools_bin_dir_first_on_the_childs_path() {
         .map(|entry| entry.to_string())
         .collect();
     assert_eq!(first, expected, "child PATH={path}");
+    for other in ["fixture-zip", "fixture-tgz"] {
+        let dir = env.tool_dir(lock.pin(other), host_platform()).join("bin");
+        assert!(
+            !entries.contains(&dir.to_str().unwrap()),
+            "{other} is not on the PATH: {path}"
+        );
+    }
     assert!(
         path.ends_with(SYSTEM_PATH),
         "the caller's PATH should follow the tool dirs: {path}"

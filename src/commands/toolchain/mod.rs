@@ -202,11 +202,10 @@ fn exec(toolchain: &Toolchain, args: ExecArgs) -> Result<()> {
     // install on a filesystem without atomic swaps) is installed again and run.
     let mut attempts = 0;
     loop {
-        let entries = toolchain.ensure_all()?;
-        let entry = entries
-            .iter()
-            .find(|entry| entry.tool == args.tool)
-            .expect("ensure_all returns one entry per lock tool");
+        // Only the tool and the pinned tools it starts: the rest of the lock may be missing
+        // from the mirror, or the cache read-only with just this tool in it.
+        let entries = toolchain.ensure_for(&args.tool)?;
+        let entry = &entries[0];
         let path = exec::path_with(&Toolchain::bin_dirs(&entries))?;
         match exec::replace_process(&entry.exe(), &arguments, &path) {
             Err(_) if attempts < 2 && entry.exe().symlink_metadata().is_err() => attempts += 1,
