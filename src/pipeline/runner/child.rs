@@ -25,7 +25,16 @@ pub struct Child {
 /// How a child ended, and the signal (if any) `op` received while it ran.
 pub struct Outcome {
     status: ExitStatus,
-    received: Option<i32>,
+    received: Option<Received>,
+}
+
+/// A signal `op` received while a child was its current one.
+#[derive(Clone, Copy, Debug)]
+struct Received {
+    signal: i32,
+    /// The child had already exited (not yet reaped) when the signal came: its status is its
+    /// own, not an answer to the signal, so `op` ends as it would between children.
+    late: bool,
 }
 
 /// Catches SIGINT/SIGTERM/SIGHUP from now on (once per process; again is a no-op).
@@ -84,8 +93,8 @@ fn ended(status: io::Result<ExitStatus>) -> io::Result<Outcome> {
     match status {
         Ok(status) => Ok(Outcome { status, received }),
         Err(error) => {
-            if let Some(signal) = received {
-                signals::terminate(signal);
+            if let Some(received) = received {
+                signals::terminate(received.signal);
             }
             Err(error)
         }
@@ -114,7 +123,10 @@ impl Outcome {
     /// Ends `op` if a signal came while the child ran (see the module comment); otherwise `Ok`
     /// on success and [`ChildExit`] with [`Outcome::code`] on failure.
     pub fn check(self) -> Result<()> {
-        if let Some(signal) = self.received {
+        if let Some(Received { signal, late }) = self.received {
+            if late {
+                signals::terminate(signal);
+            }
             signals::stop_after(signal, &self.status);
         }
         if self.success() {
@@ -137,6 +149,8 @@ mod signals {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     use signal_hook::iterator::Signals;
 
+    use super::Received;
+
     const HANDLED: [i32; 3] = [SIGINT, SIGTERM, SIGHUP];
 
     /// Whom a signal is for right now.
@@ -146,7 +160,10 @@ mod signals {
         /// A child is being spawned: signals wait for its pid.
         Starting(Vec<i32>),
         /// A child runs: signals go to it; the first is remembered.
-        Running { pid: Pid, received: Option<i32> },
+        Running {
+            pid: Pid,
+            received: Option<Received>,
+        },
     }
 
     static SLOT: Mutex<Slot> = Mutex::new(Slot::Idle);
@@ -185,7 +202,10 @@ mod signals {
             Slot::Idle => terminate(signal),
             Slot::Starting(pending) => pending.push(signal),
             Slot::Running { pid, received } => {
-                received.get_or_insert(signal);
+                received.get_or_insert_with(|| Received {
+                    signal,
+                    late: has_exited(*pid),
+                });
                 if signal != SIGINT || relay_interrupt {
                     relay(*pid, signal);
                 }
@@ -227,16 +247,38 @@ mod signals {
         }
         *slot = Slot::Running {
             pid,
-            received: pending.first().copied(),
+            received: pending.first().map(|&signal| Received {
+                signal,
+                late: false,
+            }),
         };
     }
 
     /// The child is gone: back to idle; returns the signal received while it ran.
-    pub fn ended() -> Option<i32> {
+    pub fn ended() -> Option<Received> {
         match std::mem::replace(&mut *slot(), Slot::Idle) {
             Slot::Running { received, .. } => received,
-            Slot::Starting(pending) => pending.first().copied(),
+            Slot::Starting(pending) => pending.first().map(|&signal| Received {
+                signal,
+                late: false,
+            }),
             Slot::Idle => None,
+        }
+    }
+
+    /// Whether the child has exited already (a zombie, or reaped by now): `waitid` with
+    /// `WNOWAIT` looks without reaping, so the waiting thread still gets its status.
+    fn has_exited(pid: Pid) -> bool {
+        use rustix::process::{WaitId, WaitIdOptions, waitid};
+        let Some(pid) = rustix::process::Pid::from_raw(pid.as_raw()) else {
+            return false;
+        };
+        match waitid(
+            WaitId::Pid(pid),
+            WaitIdOptions::EXITED | WaitIdOptions::NOWAIT | WaitIdOptions::NOHANG,
+        ) {
+            Ok(status) => status.is_some(),
+            Err(error) => error == rustix::io::Errno::CHILD,
         }
     }
 
@@ -285,7 +327,7 @@ mod signals {
 
     pub fn started(_pid: Option<u32>) {}
 
-    pub fn ended() -> Option<i32> {
+    pub fn ended() -> Option<super::Received> {
         None
     }
 
