@@ -170,6 +170,23 @@ fn several_platforms_build_per_platform_with_pack_and_with_buildx_for_dockerfile
     );
     assert!(result.contains("\"ghcr.io/acme/api:2.0.0\""), "{result}");
     assert!(leftovers(&work).is_empty());
+
+    pipeline.clear_log();
+    let run = pipeline.env.op(&[
+        "build-push",
+        "--repo",
+        "ghcr.io/acme",
+        "--platform",
+        "linux/amd64,linux/arm64",
+        "--dry-run",
+    ]);
+    run.success();
+    assert!(
+        run.stdout.contains(" buildx imagetools create -t ghcr.io/acme/api:2.0.0 -t ghcr.io/acme/api:latest ghcr.io/acme/api:2.0.0-linux-amd64 ghcr.io/acme/api:2.0.0-linux-arm64)"),
+        "{}",
+        run.stdout
+    );
+    assert!(pipeline.calls().is_empty(), "{:?}", pipeline.calls());
 }
 
 #[test]
