@@ -67,7 +67,9 @@ Examples:
 Examples:
   op build-push                              to localhost:5001 (see `op start-registry`)
   op build-push --repo ghcr.io/acme --tag 1.4.0
-  PACK_CMD=/opt/pack/bin/pack op build-push  a pack binary other than the pinned one"
+  op build-push --repo ghcr.io/acme --platform linux/amd64,linux/arm64 --cache-image ghcr.io/acme/cache
+  PACK_CMD=/opt/pack/bin/pack op build-push  a pack binary other than the pinned one
+build_result.json pins each Dockerfile image to the digest docker reported (REF@sha256:…)."
     )]
     BuildPush(BuildPushArgs),
 
@@ -429,6 +431,18 @@ pub struct BuildPushArgs {
     /// pack binary to use instead of the pinned one [env: PACK_CMD]
     #[arg(long, value_name = "PATH")]
     pub pack: Option<PathBuf>,
+
+    /// Target platforms, os/arch[/variant] separated by commas; more than one publishes a multi-arch image [default: the builder's, docker's]
+    #[arg(long, value_name = "LIST")]
+    pub platform: Option<String>,
+
+    /// pack's remote build cache (`pack --cache-image`), tagged per artifact and platform [env: OP_CACHE_IMAGE]
+    #[arg(long, value_name = "REF")]
+    pub cache_image: Option<String>,
+
+    /// Directory for pack's SBOMs (`pack --sbom-output-dir`), one subdirectory per artifact
+    #[arg(long, value_name = "DIR")]
+    pub sbom_output_dir: Option<PathBuf>,
 
     /// Print the commands instead of running them
     #[arg(long)]

@@ -22,6 +22,8 @@ pub const NO_COLOR: &str = "NO_COLOR";
 pub const SSL_CERT_FILE: &str = "SSL_CERT_FILE";
 pub const GITHUB_ACTIONS: &str = "GITHUB_ACTIONS";
 pub const GITHUB_PATH: &str = "GITHUB_PATH";
+/// `build-push`: pack's remote build cache image, as `--cache-image`.
+pub const CACHE_IMAGE: &str = "OP_CACHE_IMAGE";
 
 /// A non-empty environment variable, or `None`.
 pub fn var(name: &str) -> Option<String> {

@@ -13,6 +13,7 @@ mod lock_lifecycle;
 mod pipeline_bed;
 mod pipeline_build;
 mod pipeline_build_push;
+mod pipeline_build_push_flags;
 mod pipeline_ensure;
 mod pipeline_files;
 mod pipeline_promote;

@@ -370,3 +370,61 @@ fn a_missing_docker_stops_before_the_first_build() {
     );
     assert!(!pipeline.work().join("build_result.json").exists());
 }
+
+/// The digest the fixture `docker push` reports.
+pub const PUSH_DIGEST: &str =
+    "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+
+/// `docker push` as the real CLI prints it: per-layer progress lines, then
+/// `<tag>: digest: sha256:… size: N` (`FIXTURE_DOCKER_NO_DIGEST` leaves that line out).
+pub fn docker_push_transcript() -> String {
+    format!(
+        "{}{}",
+        crate::pipeline_tools::DOCKER,
+        r#"
+if [ "$1" = "push" ]; then
+  tag="${2##*:}"
+  echo "The push refers to repository [${2%:*}]"
+  echo "5f70bf18a086: Preparing"
+  echo "8d3ac3489996: Preparing"
+  echo "8d3ac3489996: Pushed"
+  echo "5f70bf18a086: Layer already exists"
+  [ -z "$FIXTURE_DOCKER_NO_DIGEST" ] && echo "$tag: digest: $FIXTURE_PUSH_DIGEST size: 1234"
+fi
+"#
+    )
+}
+
+#[test]
+fn docker_push_digest_is_recorded_in_build_result() {
+    let mut pipeline = app();
+    pipeline.host_tool("docker", &docker_push_transcript());
+    pipeline
+        .set("GITHUB_REF", "refs/tags/v2.0.0")
+        .set("FIXTURE_PUSH_DIGEST", PUSH_DIGEST);
+    let run = pipeline.env.op(&["build-push"]);
+    run.success();
+    let result = read(&pipeline, "build_result.json");
+    assert!(
+        result.contains(&format!("\"localhost:5001/web:2.0.0@{PUSH_DIGEST}\"")),
+        "the digest docker push reported, pinned to the version tag: {result}"
+    );
+    assert!(
+        run.stderr.contains("8d3ac3489996: Pushed"),
+        "docker's progress is still shown: {}",
+        run.stderr
+    );
+    assert!(result.contains("\"localhost:5001/api:2.0.0\""), "{result}");
+
+    pipeline.set("FIXTURE_DOCKER_NO_DIGEST", "1");
+    pipeline
+        .env
+        .op(&["build-push"])
+        .success()
+        .stderr_has("docker push printed no digest for localhost:5001/web:2.0.0");
+    let result = read(&pipeline, "build_result.json");
+    assert!(
+        result.contains("\"localhost:5001/web:2.0.0\""),
+        "without a digest, the tag alone: {result}"
+    );
+}
