@@ -92,11 +92,16 @@ GOOGLE_GKE_IMAGE_PROD_REPOSITORY (prod), else PROMOTE_SOURCE_REPOSITORY / PROMOT
 Examples:
   op watch-deployment --component api --environment dev
   op watch-deployment --component api --environment prod --namespace apps --poll-timeout 15m --interval 5s
+  op watch-deployment --component backend --container api --environment pp --timeout 10m
 Runs `flux reconcile helmrelease C -n NS` and `kubectl -n NS get deployment C -o
-jsonpath={.spec.template.spec.containers[0].image}` every --interval until the image has the built
-tag (and digest, when pinned), then `kubectl -n NS rollout status deployment/C --timeout T`.
-The image is build_result.json's --image-name entry, else the one named like the component, else
-the first. The environment's registry: GOOGLE_GKE_IMAGE_REPOSITORY (dev),
+jsonpath={.spec.template.spec.containers[?(@.name==\"NAME\")].image}` every --interval until the
+container NAME (--container, default C) runs the build: the environment's registry plus the
+image path below the registry it was built in (or the pushed reference itself), with the built
+tag (and digest, when pinned). Then `kubectl -n NS rollout status deployment/C --timeout T`.
+Durations are kubectl's: 90s, 10m, 1h, 1m30s. kubectl failing the same way 3 polls in a row
+(no such deployment, API server down, forbidden) stops the wait; a failing flux reconcile is a
+warning. The image is build_result.json's --image-name entry, else the one named like the
+component, else the first. The environment's registry: GOOGLE_GKE_IMAGE_REPOSITORY (dev),
 GOOGLE_GKE_IMAGE_PP_REPOSITORY (pp), GOOGLE_GKE_IMAGE_PROD_REPOSITORY (prod), else
 WATCH_DESTINATION_REPOSITORY."
     )]
@@ -486,15 +491,19 @@ pub struct WatchArgs {
     #[arg(long, default_value = "default")]
     pub namespace: String,
 
-    /// Timeout for `kubectl rollout status`
+    /// The deployment's container that runs the image [default: the component name]
+    #[arg(long, value_name = "NAME")]
+    pub container: Option<String>,
+
+    /// Timeout for `kubectl rollout status` (kubectl's syntax: 90s, 10m, 1h30m; 0 waits forever)
     #[arg(long, default_value = "30m")]
     pub timeout: String,
 
-    /// Give up if the deployment does not run the image within this time (e.g. 10m, 90s)
+    /// Give up if the deployment does not run the image within this time (e.g. 10m, 1m30s)
     #[arg(long, default_value = "10m")]
     pub poll_timeout: String,
 
-    /// Time between polls
+    /// Time between polls (e.g. 10s, 500ms)
     #[arg(long, default_value = "10s")]
     pub interval: String,
 

@@ -23,6 +23,7 @@ mod pipeline_run;
 mod pipeline_signals;
 mod pipeline_tools;
 mod pipeline_watch;
+mod pipeline_watch_kubectl;
 mod secrets;
 mod settings_env;
 mod toolchain_archives;

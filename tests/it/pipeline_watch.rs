@@ -1,11 +1,14 @@
 //! `op watch-deployment`: pinned fixture flux and kubectl (kubectl prints the deployment's image as
-//! `-o jsonpath=…` does, changing after N polls), exact argv, the give-up path, exit codes.
+//! `-o jsonpath=…` does, changing after N polls, or the image of a named container), exact argv,
+//! the give-up paths, duration flags, exit codes.
 
 use std::time::Duration;
 
-use crate::pipeline_bed::{Pipeline, strings, under};
+use crate::pipeline_bed::{FLUX, Pipeline, strings, under};
 
-const JSONPATH: &str = "jsonpath={.spec.template.spec.containers[0].image}";
+fn jsonpath(container: &str) -> String {
+    format!("jsonpath={{.spec.template.spec.containers[?(@.name==\"{container}\")].image}}")
+}
 
 /// A pipeline with a build_result.json of two images and the dev registry set.
 fn watched() -> Pipeline {
@@ -28,7 +31,7 @@ fn get_argv(namespace: &str, component: &str) -> Vec<String> {
         "deployment",
         component,
         "-o",
-        JSONPATH,
+        &jsonpath(component),
     ])
 }
 
@@ -60,8 +63,10 @@ fn polls_until_the_image_matches_then_waits_for_the_rollout() {
         "50ms",
     ]);
     run.success()
-        .stderr_has("Waiting for deployment api to use image dev.io/p/api:1.2.0 ...")
-        .stderr_has("deployment api runs old.io/app:0.9.0; polling again in 50ms")
+        .stderr_has(
+            "Waiting for deployment api to use image dev.io/p/api:1.2.0 (container api) ...",
+        )
+        .stderr_has("deployment api runs old.io/app:0.9.0 (container api); polling again in 50ms")
         .stderr_has("Image matched. Waiting for rollout (timeout 30m) ...")
         .stderr_has("Rollout complete.");
     let reconcile = strings(&["reconcile", "helmrelease", "api", "-n", "apps"]);
@@ -119,7 +124,7 @@ fn gives_up_after_the_poll_timeout_with_what_runs() {
         "100ms",
     ]);
     run.code(1)
-        .stderr_has("error: timed out (400ms) waiting for deployment api to use tag 1.2.0 (dev.io/p/api:1.2.0); it runs old.io/app:0.9.0")
+        .stderr_has("error: timed out (400ms) waiting for deployment api to use tag 1.2.0 of dev.io/p/api; its container api runs old.io/app:0.9.0")
         .stderr_has("hint: check `flux get helmreleases -n default`")
         .faster_than(Duration::from_secs(20));
     let polls = pipeline.argv_of("kubectl");
@@ -205,7 +210,7 @@ fn needs_the_environment_registry_before_anything_runs() {
             "prod",
         ])
         .success()
-        .stderr_has("to use image dev.io/p/api:1.2.0");
+        .stderr_has("to use image prod.io/p/api:1.2.0 (container api)");
     pipeline.set("WATCH_DESTINATION_REPOSITORY", "any.io/x");
     pipeline
         .env
@@ -226,8 +231,8 @@ fn image_selection_digest_build_result_and_timeout_flags() {
         "out/build_result.json",
         r#"{"builds":[{"imageName":"web","tag":"r.io/web:3"},{"imageName":"api","tag":"r.io/api:3@sha256:beef"}]}"#,
     );
-    // A digest-pinned build matches the deployment's digest, whatever its registry.
-    pipeline.set("FIXTURE_IMAGE", "prod.io/api:3@sha256:beef");
+    // A digest-pinned build matches the deployment's digest (in the environment's registry).
+    pipeline.set("FIXTURE_IMAGE", "dev.io/p/api@sha256:beef");
     pipeline
         .env
         .op(&[
@@ -342,10 +347,274 @@ fn dry_run_prints_the_commands_and_runs_nothing() {
     let kubectl = pipeline.pinned_path("kubectl");
     run.stdout_is(&format!(
         "{flux} reconcile helmrelease api -n apps\n\
-         {kubectl} -n apps get deployment api -o jsonpath={{.spec.template.spec.containers[0].image}}\n\
+         {kubectl} -n apps get deployment api -o 'jsonpath={{.spec.template.spec.containers[?(@.name==\"api\")].image}}'\n\
          {kubectl} -n apps rollout status deployment/api --timeout 30m\n",
         flux = flux.display(),
         kubectl = kubectl.display()
     ));
     assert!(pipeline.calls().is_empty(), "{:?}", pipeline.calls());
+}
+
+/// kubectl with several containers, `$FIXTURE_CONTAINERS` (`name=image` pairs, in order):
+/// `-o jsonpath=` with a name filter prints that container's image (nothing when none has the
+/// name), `[*].name` the names, `[0].image` the first image. `rollout status` kills itself with
+/// `$FIXTURE_ROLLOUT_SIGNAL` when set, else exits `$FIXTURE_ROLLOUT_EXIT`.
+const KUBECTL_CONTAINERS: &str = r##"
+case "$*" in
+  *'containers[?(@.name=="'*)
+    want=$(printf '%s\n' "$@" | sed -n 's/.*@\.name=="\([^"]*\)".*/\1/p')
+    for pair in $FIXTURE_CONTAINERS; do
+      if [ "${pair%%=*}" = "$want" ]; then printf '%s' "${pair#*=}"; fi
+    done ;;
+  *'containers[*].name'*)
+    sep=''; for pair in $FIXTURE_CONTAINERS; do printf '%s%s' "$sep" "${pair%%=*}"; sep=' '; done ;;
+  *'containers[0].image'*)
+    for pair in $FIXTURE_CONTAINERS; do printf '%s' "${pair#*=}"; break; done ;;
+  *"rollout status"*)
+    if [ -n "$FIXTURE_ROLLOUT_SIGNAL" ]; then kill -s "$FIXTURE_ROLLOUT_SIGNAL" $$; sleep 5; fi
+    exit "${FIXTURE_ROLLOUT_EXIT:-0}" ;;
+esac
+"##;
+
+/// [`watched`] with a kubectl that knows the deployment's containers.
+fn with_containers(containers: &str) -> Pipeline {
+    let mut pipeline = Pipeline::with_pinned(&[("flux", FLUX), ("kubectl", KUBECTL_CONTAINERS)]);
+    pipeline.write(
+        "build_result.json",
+        r#"{"builds":[{"imageName":"api","tag":"dev.io/p/api:1.2.3"}]}"#,
+    );
+    pipeline
+        .set("GOOGLE_GKE_IMAGE_REPOSITORY", "dev.io/p")
+        .set("FIXTURE_CONTAINERS", containers);
+    pipeline
+}
+
+/// `op watch-deployment --component api --environment dev EXTRA`, polling every 10ms for 300ms
+/// unless EXTRA says otherwise.
+fn watch_api(pipeline: &Pipeline, extra: &[&str]) -> crate::support::Run {
+    let mut args = vec![
+        "watch-deployment",
+        "--component",
+        "api",
+        "--environment",
+        "dev",
+    ];
+    for (flag, value) in [("--interval", "10ms"), ("--poll-timeout", "300ms")] {
+        if !extra.iter().any(|arg| arg.starts_with(flag)) {
+            args.extend([flag, value]);
+        }
+    }
+    args.extend_from_slice(extra);
+    pipeline.env.op(&args)
+}
+
+#[test]
+fn a_sidecar_listed_first_with_the_built_tag_is_not_the_app_container() {
+    let pipeline = with_containers("envoy=envoyproxy/envoy:1.2.3 api=dev.io/p/api:1.2.2");
+    watch_api(&pipeline, &[])
+        .code(1)
+        .stderr_has("timed out (300ms) waiting for deployment api to use tag 1.2.3 of dev.io/p/api; its container api runs dev.io/p/api:1.2.2")
+        .stderr_lacks("Image matched");
+    let kubectl = pipeline.argv_of("kubectl");
+    assert!(
+        kubectl
+            .iter()
+            .all(|argv| *argv == get_argv("default", "api")),
+        "{kubectl:?}"
+    );
+
+    // Once the app container runs the build, it matches, and the rollout is awaited.
+    let pipeline = with_containers("envoy=envoyproxy/envoy:1.2.2 api=dev.io/p/api:1.2.3");
+    watch_api(&pipeline, &[])
+        .success()
+        .stderr_has("Rollout complete.");
+}
+
+#[test]
+fn the_same_tag_in_another_repository_is_not_the_build() {
+    for other in ["dev.io/p/web:1.2.3", "other.io/p/api:1.2.3", "api:1.2.3"] {
+        let pipeline = with_containers(&format!("api={other}"));
+        watch_api(&pipeline, &[])
+            .code(1)
+            .stderr_has(&format!("its container api runs {other}"));
+    }
+    // The environment's registry with the path below the built registry is the build.
+    let mut pipeline = with_containers("api=prod.io/q/api:1.2.3");
+    pipeline.set("GOOGLE_GKE_IMAGE_PROD_REPOSITORY", "prod.io/q");
+    pipeline
+        .env
+        .op(&[
+            "watch-deployment",
+            "--component",
+            "api",
+            "--environment",
+            "prod",
+        ])
+        .success()
+        .stderr_has("to use image prod.io/q/api:1.2.3 (container api)");
+}
+
+#[test]
+fn container_selects_another_container_by_name() {
+    let pipeline = with_containers("envoy=envoyproxy/envoy:1.2.3 app=dev.io/p/api:1.2.3");
+    watch_api(&pipeline, &["--container", "app"]).success();
+    let kubectl = pipeline.argv_of("kubectl");
+    assert_eq!(kubectl[0].last().unwrap(), &jsonpath("app"));
+    watch_api(&pipeline, &["--container", "App\")].x"])
+        .code(2)
+        .stderr_has("--container \"App\\\")].x\" is not a container name");
+}
+
+#[test]
+fn no_container_with_that_name_fails_listing_the_names() {
+    let pipeline = with_containers("envoy=envoyproxy/envoy:1.2.3 web=dev.io/p/web:1.2.3");
+    watch_api(&pipeline, &["--poll-timeout", "1m"])
+        .code(1)
+        .stderr_has("error: deployment api in namespace default has no container named api; its containers: envoy, web")
+        .stderr_has("hint: pass --container")
+        .faster_than(Duration::from_secs(30));
+}
+
+#[test]
+fn durations_are_checked_in_kubectl_syntax_before_anything_runs() {
+    let pipeline = with_containers("api=dev.io/p/api:1.2.3");
+    for (flag, value, why) in [
+        (
+            "--timeout",
+            "30",
+            "--timeout \"30\": missing unit in duration",
+        ),
+        ("--timeout", "5 m", "--timeout \"5 m\": unknown unit \" m\""),
+        (
+            "--interval=-1s",
+            "",
+            "--interval \"-1s\": must not be negative",
+        ),
+        ("--interval", "10", "--interval \"10\": missing unit"),
+        (
+            "--poll-timeout",
+            "99999999999999999999999h",
+            "--poll-timeout \"99999999999999999999999h\": too large",
+        ),
+        ("--poll-timeout", "2562047h47m16.854775808s", "too large"),
+    ] {
+        let args: Vec<&str> = [flag, value]
+            .into_iter()
+            .filter(|arg| !arg.is_empty())
+            .collect();
+        watch_api(&pipeline, &args)
+            .code(2)
+            .stderr_has(why)
+            .stderr_has("hint: durations are written as kubectl writes them");
+    }
+    assert!(pipeline.calls().is_empty(), "{:?}", pipeline.calls());
+    // What kubectl accepts is accepted, and --timeout goes to kubectl as given.
+    watch_api(
+        &pipeline,
+        &[
+            "--interval",
+            "1m30s",
+            "--poll-timeout",
+            "1h",
+            "--timeout",
+            "1m30s",
+        ],
+    )
+    .success();
+    let kubectl = pipeline.argv_of("kubectl");
+    assert_eq!(
+        kubectl.last().unwrap(),
+        &rollout_argv("default", "api", "1m30s")
+    );
+    watch_api(&pipeline, &["--timeout", "0"]).success();
+}
+
+#[test]
+fn a_permanent_kubectl_error_stops_after_three_identical_failures() {
+    let mut pipeline = watched();
+    pipeline
+        .set("FIXTURE_POLLS", "1000")
+        .set("FIXTURE_GET_FAILS", "1");
+    let run = pipeline.env.op(&[
+        "watch-deployment",
+        "--component",
+        "api",
+        "--environment",
+        "dev",
+        "--interval",
+        "10ms",
+        "--poll-timeout",
+        "10m",
+    ]);
+    run.code(1)
+        .stderr_has("Error from server (NotFound): deployments.apps not found")
+        .stderr_has("error: kubectl could not read deployment api in namespace default: it failed 3 times in a row (exit code 1)")
+        .stderr_lacks("rollout failed")
+        .faster_than(Duration::from_secs(30));
+    assert_eq!(pipeline.argv_of("kubectl").len(), 3);
+}
+
+#[test]
+fn a_failing_flux_reconcile_is_a_warning_and_the_polling_goes_on() {
+    let mut pipeline = watched();
+    pipeline
+        .set("FIXTURE_POLLS", "3")
+        .set("FIXTURE_FLUX_EXIT", "1");
+    let run = pipeline.env.op(&[
+        "watch-deployment",
+        "--component",
+        "api",
+        "--environment",
+        "dev",
+        "--interval",
+        "10ms",
+    ]);
+    run.success()
+        .stderr_has("fixture flux: annotating HelmRelease")
+        .stderr_has("warning: flux reconcile helmrelease api -n default failed (exit code 1); polling the deployment anyway");
+    assert_eq!(
+        run.stderr.matches("warning: flux reconcile").count(),
+        1,
+        "{}",
+        run.stderr
+    );
+    assert_eq!(pipeline.argv_of("flux").len(), 3);
+
+    // On GitHub, an annotation; when the wait gives up, the hint says flux failed.
+    pipeline.clear_log();
+    pipeline
+        .set("GITHUB_ACTIONS", "true")
+        .set("FIXTURE_POLLS", "1000");
+    pipeline
+        .env
+        .op(&[
+            "watch-deployment",
+            "--component",
+            "api",
+            "--environment",
+            "dev",
+            "--interval",
+            "10ms",
+            "--poll-timeout",
+            "100ms",
+        ])
+        .code(1)
+        .stderr_has("::warning::flux reconcile helmrelease api -n default failed (exit code 1)")
+        .stderr_has("flux reconcile failed (see above)");
+}
+
+#[test]
+fn a_rollout_stopped_by_a_signal_is_not_called_a_failed_rollout() {
+    let mut pipeline = with_containers("api=dev.io/p/api:1.2.3");
+    pipeline.set("FIXTURE_ROLLOUT_SIGNAL", "TERM");
+    watch_api(&pipeline, &[])
+        .code(143)
+        .stderr_has("error: kubectl rollout status was stopped by signal 15; the rollout's outcome is unknown")
+        .stderr_lacks("rollout failed");
+    pipeline
+        .unset("FIXTURE_ROLLOUT_SIGNAL")
+        .set("FIXTURE_ROLLOUT_EXIT", "1");
+    watch_api(&pipeline, &[])
+        .code(1)
+        .stderr_has("error: Flux: deployment rollout failed.");
 }

@@ -6,6 +6,7 @@
 )]
 
 pub mod archive;
+pub mod kube;
 pub mod lock;
 pub mod server;
 pub mod tls;
