@@ -3,7 +3,7 @@
 //! printing instead of running, SIGINT/SIGTERM/SIGHUP relayed to the child (see [`child`]), and
 //! the child's exit code passed through (128+N for signal N).
 
-mod child;
+pub(crate) mod child;
 
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};

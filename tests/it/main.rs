@@ -16,6 +16,7 @@ mod pipeline_build_push;
 mod pipeline_files;
 mod pipeline_promote;
 mod pipeline_push;
+mod pipeline_references;
 mod pipeline_registry;
 mod pipeline_run;
 mod pipeline_signals;
