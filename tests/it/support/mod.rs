@@ -7,6 +7,7 @@
 
 pub mod archive;
 pub mod lock;
+pub mod registry;
 pub mod server;
 pub mod tls;
 pub mod wire;
