@@ -200,15 +200,19 @@ pub fn transient(stderr: &str) -> Option<String> {
 
 /// The digest a reference pins (`…@sha256:…`), if any.
 pub fn digest_of(reference: &str) -> Option<&str> {
+    // The last `@`: a reference may carry credentials (`user:pass@r.io/api`).
     reference
-        .split_once('@')
+        .rsplit_once('@')
         .map(|(_, digest)| digest)
         .filter(|digest| is_digest(digest))
 }
 
 /// A reference without its tag and digest: `r.io:5000/team/api:1@sha256:…` → `r.io:5000/team/api`.
 pub fn repository(reference: &str) -> &str {
-    let named = reference.split('@').next().unwrap_or(reference);
+    let named = match reference.rsplit_once('@') {
+        Some((named, digest)) if is_digest(digest) => named,
+        _ => reference,
+    };
     let slash = named.rfind('/').map_or(0, |index| index + 1);
     match named[slash..].rfind(':') {
         Some(colon) => &named[..slash + colon],
@@ -277,6 +281,9 @@ mod tests {
         );
         assert_eq!(repository("localhost:5001/api"), "localhost:5001/api");
         assert_eq!(repository("api:1"), "api");
+        let with_credentials = format!("u:p@r.io/api:1@{digest}");
+        assert_eq!(digest_of(&with_credentials), Some(digest.as_str()));
+        assert_eq!(repository(&with_credentials), "u:p@r.io/api");
         assert!(is_digest(&digest) && !is_digest(&digest.to_uppercase()) && !is_digest("latest"));
     }
 }

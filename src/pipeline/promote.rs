@@ -98,8 +98,8 @@ pub fn promote(context: &Context, options: &PromoteArgs) -> Result<()> {
     let mut known: Vec<String> = REGISTRY_SETTINGS
         .iter()
         .filter_map(|key| context.config.get(key))
-        .map(|repo| clean_repo(&repo))
         .chain([LOCAL_REGISTRY.to_string()])
+        .map(|repo| known_registry(&repo))
         .collect();
     // Every copy is planned before the first one runs: one reference op cannot place copies
     // nothing. `.registry` is read only when the settings do not place a reference.
@@ -109,7 +109,8 @@ pub fn promote(context: &Context, options: &PromoteArgs) -> Result<()> {
         {
             read_registry_file = true;
             let registry = Registry::load(&context.cwd.join(".registry"), &settings::var)?;
-            known.extend(registry.local.into_iter().chain(registry.ci));
+            let listed = registry.local.into_iter().chain(registry.ci);
+            known.extend(listed.map(|repo| known_registry(&repo)));
         }
         copies.push(plan(&build.tag, &known, &source, &destination)?);
     }
@@ -123,6 +124,11 @@ pub fn promote(context: &Context, options: &PromoteArgs) -> Result<()> {
         crane.copy_verified(&from, &to)?;
     }
     Ok(())
+}
+
+/// A registry as build results name it: without credentials (see [`crate::pipeline::for_file`]).
+fn known_registry(repo: &str) -> String {
+    redact::without_credentials(&clean_repo(repo))
 }
 
 /// The registry of `known` that `reference` was built in: the longest one it starts with.

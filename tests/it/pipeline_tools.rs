@@ -57,11 +57,11 @@ if [ -n "$FIXTURE_CRANE_FAILS" ]; then
 fi
 case "$1" in
   digest)
-    case "$2" in *@sha256:*) echo "${2#*@}"; exit 0 ;; esac
+    case "$2" in *@sha256:*) echo "${2##*@}"; exit 0 ;; esac
     found=$(awk -v r="$2" '$1 == r { d = $2 } END { print d }' "$FIXTURE_LOG.crane" 2>/dev/null)
     echo "${found:-$FIXTURE_DIGEST}" ;;
   copy)
-    d="${2#*@}"; [ "$d" = "$2" ] && d="$FIXTURE_DIGEST"
+    d="${2##*@}"; [ "$d" = "$2" ] && d="$FIXTURE_DIGEST"
     [ -n "$FIXTURE_CRANE_REWRITES" ] && d="$FIXTURE_CRANE_REWRITES"
     echo "$3 $d" >> "$FIXTURE_LOG.crane" ;;
 esac
