@@ -17,7 +17,9 @@
 //! build) are what is relied on: NAME is the artifact's `image`, REF the full reference it is
 //! pushed as. `Build [NAME] succeeded` only follows a build (an image found in the cache has
 //! none), so it is not required. A bare digest (`sha256:…`, from a builder's own lines) is never
-//! taken for an image.
+//! taken for an image. (In skaffold v2's source: the tag lines come from `ImageTags` in
+//! `pkg/skaffold/deploy/util/util.go`, the cache lines from `pkg/skaffold/build/cache/retrieve.go`,
+//! `Build [NAME] succeeded` from `pkg/skaffold/build/scheduler.go`.)
 
 use std::sync::LazyLock;
 
