@@ -163,8 +163,9 @@ pub fn clean_repo(repo: &str) -> String {
 /// placed under `repo` by its last component. A digest is dropped when there is a tag, so the copy
 /// is tagged (`crane copy` to `r/app:1@sha256:…` would push by digest alone).
 pub fn retarget(reference: &str, source: Option<&str>, repo: &str) -> String {
-    let reference = match reference.split_once('@') {
-        Some((named, _)) if has_tag(named) => named,
+    // The last `@`: the first may end the credentials of `user:pass@r.io/app:1@sha256:…`.
+    let reference = match reference.rsplit_once('@') {
+        Some((named, digest)) if digest.contains(':') && has_tag(named) => named,
         _ => reference,
     };
     if let Some(source) = source.map(clean_repo).filter(|source| !source.is_empty())
@@ -235,6 +236,11 @@ mod tests {
                 "r.io"
             ),
             "r.io/app:1"
+        );
+        assert_eq!(
+            retarget("u:p@r.io/app:1@sha256:ab", Some("u:p@r.io"), "q.io"),
+            "q.io/app:1",
+            "credentials are not a digest"
         );
         assert!(is_qualified("localhost/app") && is_qualified("r.io/app"));
         assert!(!is_qualified("team/app:1") && !is_qualified("app:1"));

@@ -4,12 +4,14 @@
 pub mod build;
 pub mod build_push;
 pub mod config;
+pub mod crane;
 pub mod ports;
 pub mod promote;
 pub mod push;
 pub mod registry;
 pub mod run;
 pub mod runner;
+pub mod skaffold_output;
 pub mod tag;
 pub mod watch;
 

@@ -1,6 +1,9 @@
 //! `op push`: skaffold build --push (profile `push`) to the configured registry, the result in
 //! build_result.json (written atomically, untouched when the build fails), and with `--push-all`
-//! a crane copy of every image to every other ci registry of `.registry`.
+//! a verified crane copy (by digest, read back) of every image to every other ci registry of
+//! `.registry`. What skaffold reports is recorded as references a registry accepts: a bare
+//! `app:1` is in the registry pushed to, a bare tag `abc123` is `<imageName>:abc123`, and a bare
+//! digest is refused.
 
 use std::path::Path;
 
@@ -12,7 +15,9 @@ use crate::cli::PushArgs;
 use crate::error::{Code, OpError};
 use crate::formats::build_result::{self, Build};
 use crate::formats::registry_file::{Destination, Registry};
-use crate::pipeline::config::{clean_repo, in_ci, retarget};
+use crate::pipeline::config::{clean_repo, in_ci, is_qualified, retarget};
+use crate::pipeline::crane::Crane;
+use crate::pipeline::skaffold_output::{self, is_bare_digest};
 use crate::pipeline::{Context, args};
 use crate::redact;
 use crate::settings;
@@ -86,7 +91,7 @@ pub fn push(context: &Context, options: &PushArgs) -> Result<()> {
         let (stdout, stderr) = context
             .runner
             .capture_all(&skaffold, &argv, Some(&context.cwd))?;
-        let builds = parse_output(&format!("{stdout}\n{stderr}"), pattern.as_ref());
+        let builds = skaffold_output::parse(&format!("{stdout}\n{stderr}"), pattern.as_ref())?;
         if builds.is_empty() {
             return Err(OpError::new(Code::Failure, "could not find an image reference in skaffold's output")
                 .with_hint("drop --no-file-output, or pass --image-pattern with (?P<image>…) and (?P<tag>…) groups")
@@ -103,6 +108,7 @@ pub fn push(context: &Context, options: &PushArgs) -> Result<()> {
         let _ = std::fs::remove_file(&scratch);
         builds?
     };
+    let builds = qualify(builds, &repo)?;
     context.runner.write_file(
         &result_path,
         build_result::render(&crate::pipeline::for_file(&builds)).as_bytes(),
@@ -142,6 +148,39 @@ fn read_scratch(path: &Path) -> Result<Vec<Build>> {
     build_result::read(path)
 }
 
+/// The builds as references a registry accepts: a tag without `:`, `/` or `@` (`abc123`) is
+/// `<imageName>:abc123`; a reference that names no registry (`app:1`, `team/app:1`) is in `repo`,
+/// the registry pushed to (never docker.io). A bare digest is refused (exit 1).
+pub fn qualify(builds: Vec<Build>, repo: &str) -> Result<Vec<Build>> {
+    builds
+        .into_iter()
+        .map(|build| {
+            let tag = build.tag.trim();
+            if is_bare_digest(tag) {
+                return Err(OpError::new(
+                    Code::Failure,
+                    format!(
+                        "skaffold reported the bare digest {tag} for image `{}`, not an image reference; op does not record a bare digest as an image",
+                        build.name()
+                    ),
+                )
+                .with_hint("check the skaffold.yaml artifacts and skaffold's --file-output")
+                .into());
+            }
+            let named = match &build.image_name {
+                Some(name) if !tag.contains([':', '/', '@']) => format!("{name}:{tag}"),
+                _ => tag.to_string(),
+            };
+            let tag = if is_qualified(&named) {
+                named
+            } else {
+                format!("{repo}/{named}")
+            };
+            Ok(Build { tag, ..build })
+        })
+        .collect()
+}
+
 /// Copies every build to every other ci registry, skipping the one pushed to and duplicates.
 fn push_all(
     context: &Context,
@@ -162,9 +201,11 @@ fn push_all(
         context.say("--push-all: .registry lists no other ci registry; nothing to copy");
         return Ok(());
     }
-    let crane = context.runner.pinned("crane")?;
+    let crane = Crane::new(context)?;
     let mut done = Vec::new();
     for build in builds {
+        // Pinned once per image, when the first copy of it is due.
+        let mut pinned: Option<String> = None;
         for other in &others {
             let destination = retarget(&build.tag, Some(repo), other);
             if done.contains(&destination) {
@@ -175,18 +216,12 @@ fn push_all(
                 redact::reference(&build.tag),
                 redact::reference(&destination)
             ));
-            let copied = context.runner.run(
-                &crane,
-                &args(["copy", &build.tag, &destination]),
-                Some(&context.cwd),
-                &[],
-            );
-            if copied.is_err() {
-                // The exit code passes through as crane's; say which copy it was.
-                let failed = anyhow::anyhow!("crane copy to {} failed", redact::reference(other));
-                context.runner.toolchain().output.report_error(&failed);
-            }
-            copied?;
+            let source = match pinned.take() {
+                Some(source) => source,
+                None => crane.pin(&build.tag)?,
+            };
+            crane.copy_verified(&source, &destination)?;
+            pinned = Some(source);
             done.push(destination);
         }
     }
@@ -203,69 +238,46 @@ fn push_all(
     Ok(())
 }
 
-/// Image references in skaffold's output: with `pattern`, every line's `image`:`tag`; otherwise
-/// the last `Tagged … as REF`, else `Built … -> REF`, else the last `name:tag`-looking word.
-pub fn parse_output(text: &str, pattern: Option<&Regex>) -> Vec<Build> {
-    if let Some(pattern) = pattern {
-        let builds: Vec<Build> = text
-            .lines()
-            .filter_map(|line| {
-                let found = pattern.captures(line)?;
-                let image = found.name("image")?.as_str().trim();
-                let tag = found.name("tag")?.as_str().trim();
-                (!image.is_empty() && !tag.is_empty()).then(|| Build {
-                    image_name: None,
-                    tag: format!("{image}:{tag}"),
-                })
-            })
-            .collect();
-        if !builds.is_empty() {
-            return builds;
-        }
-    }
-    static PATTERNS: std::sync::LazyLock<[Regex; 3]> = std::sync::LazyLock::new(|| {
-        [
-            r"Tagged .+ as (?P<ref>\S+)",
-            r"Built .+ -> (?P<ref>\S+)",
-            r"(?P<ref>[a-zA-Z0-9][a-zA-Z0-9._/-]+:[a-zA-Z0-9][a-zA-Z0-9._-]+)",
-        ]
-        .map(|pattern| Regex::new(pattern).expect("the built-in patterns are valid"))
-    });
-    for regex in PATTERNS.iter() {
-        for line in text.lines().rev() {
-            if let Some(reference) = regex.captures(line).and_then(|found| found.name("ref"))
-                && (reference.as_str().contains('/') || reference.as_str().contains(':'))
-            {
-                return vec![Build {
-                    image_name: None,
-                    tag: reference.as_str().to_string(),
-                }];
-            }
-        }
-    }
-    Vec::new()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn build(image_name: Option<&str>, tag: &str) -> Build {
+        Build {
+            image_name: image_name.map(str::to_string),
+            tag: tag.to_string(),
+        }
+    }
+
     #[test]
-    fn parses_skaffold_output() {
-        let text = "Building [app]...\nTagged app as r.io/acme/app:abc123\nlater line\n";
-        assert_eq!(parse_output(text, None)[0].tag, "r.io/acme/app:abc123");
-        let built = "Build [x] succeeded\nBuilt x -> r.io/x:1\n";
-        assert_eq!(parse_output(built, None)[0].tag, "r.io/x:1");
-        let pattern = Regex::new(r"Pushed (?P<image>\S+) with tag (?P<tag>\S+)").unwrap();
-        let lines = "Pushed r.io/a with tag 1\nPushed r.io/b with tag 2\n";
-        let builds = parse_output(lines, Some(&pattern));
+    fn what_skaffold_reports_becomes_a_reference_in_the_registry_pushed_to() {
+        let builds = qualify(
+            vec![
+                build(Some("api"), "app:1"),
+                build(Some("api"), "abc123"),
+                build(Some("team/api"), "abc123"),
+                build(None, "team/worker:2"),
+                build(Some("web"), "localhost:5001/web:1"),
+                build(Some("web"), "ghcr.io/acme/web:1@sha256:ab"),
+            ],
+            "r.io/acme",
+        )
+        .unwrap();
+        let tags: Vec<&str> = builds.iter().map(|build| build.tag.as_str()).collect();
         assert_eq!(
-            builds
-                .iter()
-                .map(|build| build.tag.as_str())
-                .collect::<Vec<_>>(),
-            ["r.io/a:1", "r.io/b:2"]
+            tags,
+            [
+                "r.io/acme/app:1",
+                "r.io/acme/api:abc123",
+                "r.io/acme/team/api:abc123",
+                "r.io/acme/team/worker:2",
+                "localhost:5001/web:1",
+                "ghcr.io/acme/web:1@sha256:ab",
+            ]
         );
-        assert!(parse_output("nothing useful here", None).is_empty());
+        let digest = format!("sha256:{}", "0f".repeat(32));
+        let error = qualify(vec![build(Some("api"), &digest)], "r.io").unwrap_err();
+        assert!(error.to_string().contains("bare digest"), "{error}");
+        assert_eq!(crate::error::exit_code(&error), 1);
     }
 }

@@ -5,7 +5,7 @@
 //! [`child`]), and the child's exit code passed through (128+N for signal N) with a [`Failed`]
 //! line naming the tool and the step.
 
-mod child;
+pub(crate) mod child;
 
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};

@@ -18,6 +18,8 @@ mod pipeline_ensure;
 mod pipeline_files;
 mod pipeline_promote;
 mod pipeline_push;
+mod pipeline_references;
+mod pipeline_registries_real;
 mod pipeline_registry;
 mod pipeline_run;
 mod pipeline_signals;

@@ -246,24 +246,30 @@ fn push_all_copies_every_image_to_every_other_ci_registry() {
         .set("GAR", "europe-docker.pkg.dev/p");
     pipeline.env.op(&["push", "--push-all"]).success();
     assert_eq!(pushed_to(&pipeline), "ghcr.io/acme");
-    let api = format!("ghcr.io/acme/api:fixture1@{DIGEST}");
+    let api = format!("ghcr.io/acme/api@{DIGEST}");
+    let (gar, quay) = ("europe-docker.pkg.dev/p/images", "quay.io/acme");
     assert_eq!(
         pipeline.argv_of("crane"),
         [
-            strings(&["copy", &api, "europe-docker.pkg.dev/p/images/api:fixture1"]),
-            strings(&["copy", &api, "quay.io/acme/api:fixture1"]),
+            strings(&["copy", &api, &format!("{gar}/api:fixture1")]),
+            strings(&["digest", &format!("{gar}/api:fixture1")]),
+            strings(&["copy", &api, &format!("{quay}/api:fixture1")]),
+            strings(&["digest", &format!("{quay}/api:fixture1")]),
+            strings(&["digest", "ghcr.io/acme/web:fixture1"]),
             strings(&[
                 "copy",
-                "ghcr.io/acme/web:fixture1",
-                "europe-docker.pkg.dev/p/images/web:fixture1"
+                &format!("ghcr.io/acme/web@{DIGEST}"),
+                &format!("{gar}/web:fixture1")
             ]),
+            strings(&["digest", &format!("{gar}/web:fixture1")]),
             strings(&[
                 "copy",
-                "ghcr.io/acme/web:fixture1",
-                "quay.io/acme/web:fixture1"
+                &format!("ghcr.io/acme/web@{DIGEST}"),
+                &format!("{quay}/web:fixture1")
             ]),
+            strings(&["digest", &format!("{quay}/web:fixture1")]),
         ],
-        "the source pinned by digest, each destination tagged, the pushed-to registry and duplicates skipped"
+        "the source pinned by digest (read with crane digest when not recorded), each destination tagged and read back, the pushed-to registry and duplicates skipped"
     );
     let crane = last_call(&pipeline, "crane");
     assert_eq!(Path::new(&crane.program), tool_path(&pipeline, "crane"));
@@ -273,7 +279,9 @@ fn push_all_copies_every_image_to_every_other_ci_registry() {
         .env
         .op(&["push", "--push-all"])
         .code(5)
-        .stderr_has("crane copy to europe-docker.pkg.dev/p/images failed");
+        .stderr_has(&format!(
+            "crane copy {api} {gar}/api:fixture1 failed with exit code 5"
+        ));
 
     pipeline.write(".registry", "ci: [ghcr.io/acme]\n");
     pipeline.clear_log();
@@ -378,8 +386,11 @@ fn no_file_output_parses_skaffolds_output() {
         serde_json::from_str(&read(&pipeline, "build_result.json")).unwrap();
     assert_eq!(
         result,
-        serde_json::json!({"builds": [{"tag": "r.io/acme/web:fixture1"}]}),
-        "the last reference"
+        serde_json::json!({"builds": [
+            {"imageName": "api", "tag": "r.io/acme/api:fixture1"},
+            {"imageName": "web", "tag": "r.io/acme/web:fixture1"},
+        ]}),
+        "skaffold v2's ` - NAME -> REF` lines"
     );
     pipeline
         .env

@@ -6,7 +6,7 @@
 //! - skaffold writes `--file-output` as skaffold does (`FIXTURE_SKAFFOLD_NO_OUTPUT` skips it),
 //!   prints skaffold-like progress with the tags; `FIXTURE_SKAFFOLD_EXIT=N` fails with N;
 //!   `FIXTURE_SKAFFOLD_WAIT=1` waits ~10 s and exits 42 on SIGTERM.
-//! - pack: `FIXTURE_PACK_EXIT=N`. crane: `FIXTURE_CRANE_EXIT=N`.
+//! - pack: `FIXTURE_PACK_EXIT=N`. crane: see [`CRANE`].
 //! - docker: `FIXTURE_DOCKER_FAIL=<subcommand>` makes that subcommand exit `FIXTURE_DOCKER_EXIT`.
 //! - git: `describe` prints `FIXTURE_GIT_TAG`, else fails as git does at an untagged commit.
 #![allow(dead_code, reason = "each test module uses part of these helpers")]
@@ -44,6 +44,29 @@ if [ -n "$out" ] && [ -z "$FIXTURE_SKAFFOLD_NO_OUTPUT" ]; then
 fi
 "#;
 
+/// crane: `copy SRC DST` records DST with SRC's digest (`@sha256:…`, else `$FIXTURE_DIGEST`;
+/// `$FIXTURE_CRANE_REWRITES` instead, as a registry that rewrote the manifest) in
+/// `$FIXTURE_LOG.crane`; `digest REF` prints the recorded digest, else `$FIXTURE_DIGEST`.
+/// `FIXTURE_CRANE_EXIT=N` fails every run with N; `FIXTURE_CRANE_FAILS=N` fails the first N
+/// runs with `$FIXTURE_CRANE_STDERR` on stderr (exit 1).
+pub const CRANE: &str = r#"
+if [ -n "$FIXTURE_CRANE_EXIT" ]; then echo "Error: fixture crane: $1 failed" >&2; exit "$FIXTURE_CRANE_EXIT"; fi
+if [ -n "$FIXTURE_CRANE_FAILS" ]; then
+  n=$(cat "$FIXTURE_LOG.cranefails" 2>/dev/null || echo 0); n=$((n + 1)); echo "$n" > "$FIXTURE_LOG.cranefails"
+  if [ "$n" -le "$FIXTURE_CRANE_FAILS" ]; then echo "$FIXTURE_CRANE_STDERR" >&2; exit 1; fi
+fi
+case "$1" in
+  digest)
+    case "$2" in *@sha256:*) echo "${2##*@}"; exit 0 ;; esac
+    found=$(awk -v r="$2" '$1 == r { d = $2 } END { print d }' "$FIXTURE_LOG.crane" 2>/dev/null)
+    echo "${found:-$FIXTURE_DIGEST}" ;;
+  copy)
+    d="${2##*@}"; [ "$d" = "$2" ] && d="$FIXTURE_DIGEST"
+    [ -n "$FIXTURE_CRANE_REWRITES" ] && d="$FIXTURE_CRANE_REWRITES"
+    echo "$3 $d" >> "$FIXTURE_LOG.crane" ;;
+esac
+"#;
+
 pub const DOCKER: &str = r#"
 if [ -n "$FIXTURE_DOCKER_FAIL" ] && [ "$1" = "$FIXTURE_DOCKER_FAIL" ]; then
   echo "fixture docker: $1 failed" >&2; exit "${FIXTURE_DOCKER_EXIT:-1}"
@@ -60,7 +83,7 @@ pub fn bed() -> Pipeline {
     let mut pipeline = Pipeline::with_pinned(&[
         ("skaffold", SKAFFOLD),
         ("pack", "exit ${FIXTURE_PACK_EXIT:-0}"),
-        ("crane", "exit ${FIXTURE_CRANE_EXIT:-0}"),
+        ("crane", CRANE),
     ]);
     pipeline.host_tool("docker", DOCKER);
     pipeline.host_tool("git", GIT);

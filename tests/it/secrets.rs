@@ -293,7 +293,10 @@ fn no_pipeline_command_prints_or_writes_a_registry_credential() {
     let mut pipeline = Pipeline::with_pinned(&[
         ("skaffold", SKAFFOLD),
         ("pack", "exit ${FIXTURE_PACK_EXIT:-0}"),
-        ("crane", "exit ${FIXTURE_CRANE_EXIT:-0}"),
+        (
+            "crane",
+            "[ \"$1\" = digest ] && echo \"$FIXTURE_DIGEST\"; exit ${FIXTURE_CRANE_EXIT:-0}",
+        ),
         ("flux", FLUX),
         ("kubectl", KUBECTL),
     ]);

@@ -8,6 +8,7 @@
 pub mod archive;
 pub mod kube;
 pub mod lock;
+pub mod registry;
 pub mod server;
 pub mod tls;
 pub mod wire;
