@@ -17,6 +17,7 @@ mod pipeline_files;
 mod pipeline_promote;
 mod pipeline_push;
 mod pipeline_registry;
+mod pipeline_registry_ready;
 mod pipeline_run;
 mod pipeline_signals;
 mod pipeline_tools;
