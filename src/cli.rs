@@ -537,7 +537,8 @@ pub struct RunArgs {
 
 #[derive(Debug, Args)]
 pub struct StartRegistryArgs {
-    /// Registry image [env: REGISTRY_TLS_IMAGE]
+    /// Registry image. The default is a tag, not pinned by digest: pin it with
+    /// NAME@sha256:<64 hex digits> here or in REGISTRY_TLS_IMAGE
     #[arg(
         long,
         env = "REGISTRY_TLS_IMAGE",
@@ -545,7 +546,12 @@ pub struct StartRegistryArgs {
     )]
     pub image: String,
 
-    /// Where to copy the registry's certificates [default: ~/.config/registry-tls/certs]
+    /// How long to wait for the started registry to answer on https://localhost:5001/v2/
+    #[arg(long, value_name = "SECONDS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub ready_timeout: u64,
+
+    /// Where to copy the registry's certificate (never its key) [default: ~/.config/registry-tls/certs]
     #[arg(long, value_name = "DIR")]
     pub certs_dir: Option<PathBuf>,
 

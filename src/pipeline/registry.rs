@@ -1,31 +1,39 @@
 //! `op start-registry`: the local TLS registry on localhost:5001 in docker (replacing an old
-//! one), its certificate copied out, and trusted where asked (system store, Colima's Docker).
+//! one), waited for until it answers, its certificate (never its key) copied out, and trusted
+//! where asked (system store, Colima's Docker).
 
+pub mod install;
+pub mod ready;
+pub mod store;
 pub mod trust;
 
 use std::ffi::OsString;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Result;
 
 use crate::cli::StartRegistryArgs;
 use crate::error::{Code, OpError};
-use crate::pipeline::runner::{describe, find_on_path};
+use crate::pipeline::runner::describe;
 use crate::pipeline::{Context, args};
 use crate::settings;
-use trust::{HostOs, Keychain, LinuxStore, TrustTarget};
+use install::Trust;
+use trust::{HostOs, Keychain};
 
 const CONTAINER: &str = "registry";
-const CERTS_IN_CONTAINER: &str = "/etc/envoy/certs";
+const CERT_IN_CONTAINER: &str = "/etc/envoy/certs/tls.crt";
 /// Names another hosts file to check instead of the OS's (tests, unusual setups).
 pub const HOSTS_FILE_ENV: &str = "OP_HOSTS_FILE";
-const CERT_WAIT: Duration = Duration::from_secs(15);
+/// Names another `https://HOST:PORT` to wait for instead of the registry's (tests, unusual
+/// setups).
+pub const REGISTRY_URL_ENV: &str = "OP_LOCAL_REGISTRY_URL";
+/// Names another root for the Linux trust store than `/` (tests, unusual setups).
+pub const TRUST_STORE_ROOT_ENV: &str = "OP_TRUST_STORE_ROOT";
+const LOGS_HINT: &str = "see `docker logs registry`";
 const PULL_HINT: &str =
     "To pull: docker pull registry.local:5001/<image> or host.docker.internal:5001/<image>.";
-const TRUSTED_RESTART_DOCKER: &str =
-    "Cert installed for system trust. You may need to restart Docker for it to take effect.";
 
 /// `docker run` of the registry: TLS on 5001 only (5000, plain HTTP, is never published).
 pub fn docker_run_argv(image: &str) -> Vec<OsString> {
@@ -46,17 +54,20 @@ pub fn docker_run_argv(image: &str) -> Vec<OsString> {
     ])
 }
 
-/// Runs a command whose failure stops `start-registry`: says which one failed, then passes its
-/// exit code on.
-fn checked(context: &Context, program: &Path, argv: &[OsString]) -> Result<()> {
+/// Runs a command whose failure stops `start-registry`: says which one failed (and what to do,
+/// when `hint` says), then passes its exit code on.
+fn checked(context: &Context, program: &Path, argv: &[OsString], hint: Option<&str>) -> Result<()> {
     context
         .runner
         .run(program, argv, None, &[])
         .inspect_err(|_| {
-            let failed = OpError::new(
+            let mut failed = OpError::new(
                 Code::Failure,
                 format!("Command failed: {}", describe(program, argv, None, &[])),
             );
+            if let Some(hint) = hint {
+                failed = failed.with_hint(hint);
+            }
             context
                 .runner
                 .toolchain()
@@ -65,20 +76,42 @@ fn checked(context: &Context, program: &Path, argv: &[OsString]) -> Result<()> {
         })
 }
 
-pub fn start(context: &Context, options: &StartRegistryArgs) -> Result<()> {
-    let hosts = settings::var(HOSTS_FILE_ENV)
-        .map(PathBuf::from)
-        .unwrap_or_else(trust::default_hosts_file);
-    let hosts_text =
-        crate::bounded::read_capped_to_string(&hosts, "hosts file", crate::bounded::APP_FILE_CAP)
-            .unwrap_or_default();
-    if !trust::hosts_has_registry(&hosts_text) {
-        return Err(OpError::new(
-            Code::Failure,
-            format!("Add '127.0.0.1 registry.local' to {} before using the local registry, then re-run op start-registry.", hosts.display()),
+/// Is `image` pinned by digest? A malformed digest is a usage error.
+pub fn pinned_by_digest(image: &str) -> Result<bool> {
+    let Some((_, digest)) = image.rsplit_once('@') else {
+        return Ok(false);
+    };
+    let hex = digest.strip_prefix("sha256:").unwrap_or_default();
+    if hex.len() == 64
+        && hex
+            .bytes()
+            .all(|byte| matches!(byte, b'0'..=b'9' | b'a'..=b'f'))
+    {
+        Ok(true)
+    } else {
+        Err(OpError::new(
+            Code::Config,
+            format!("--image {image}: a digest reference needs @sha256: and 64 hex digits"),
         )
-        .with_hint("Example: echo '127.0.0.1 registry.local' | sudo tee -a /etc/hosts")
-        .into());
+        .with_hint("e.g. ghcr.io/octopilot/registry-tls@sha256:<digest>, as `docker buildx imagetools inspect IMAGE` shows it")
+        .into())
+    }
+}
+
+pub fn start(context: &Context, options: &StartRegistryArgs) -> Result<()> {
+    let pinned = pinned_by_digest(&options.image)?;
+    let endpoint = ready::Endpoint::parse(
+        settings::var(REGISTRY_URL_ENV)
+            .as_deref()
+            .unwrap_or(ready::DEFAULT_BASE),
+    )
+    .map_err(|problem| OpError::new(Code::Config, format!("{REGISTRY_URL_ENV}={problem}")))?;
+    check_hosts(context)?;
+    if !pinned {
+        context.runner.toolchain().output.warn(&format!(
+            "{} is a tag, not pinned by digest: the registry it runs can change from one run to the next. Pin it with --image (or REGISTRY_TLS_IMAGE) NAME@sha256:<digest>.",
+            options.image
+        ));
     }
     let home = settings::var("HOME")
         .map(PathBuf::from)
@@ -89,9 +122,13 @@ pub fn start(context: &Context, options: &StartRegistryArgs) -> Result<()> {
         .as_deref()
         .map(|dir| context.absolute(dir))
         .unwrap_or_else(|| home.join(".config/registry-tls/certs"));
+    let store_root = settings::var(TRUST_STORE_ROOT_ENV)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/"));
     let docker = context.runner.from_path("docker")?;
     let id = start_container(context, &docker, &options.image)?;
-    let cert = copy_certs(context, &docker, &id, &certs_dir)?;
+    wait_until_ready(context, &endpoint, options.ready_timeout)?;
+    let cert = copy_cert(context, &docker, &id, &certs_dir)?;
 
     let trust = Trust {
         context,
@@ -99,46 +136,64 @@ pub fn start(context: &Context, options: &StartRegistryArgs) -> Result<()> {
         sentinel: certs_dir.join(trust::SENTINEL),
         os: HostOs::current(),
         home: &home,
+        store_root: &store_root,
     };
-    if options.trust_cert {
-        let keychain = if options.user_keychain {
-            Keychain::login(&home)
-        } else {
-            Keychain::System
-        };
-        if !trust.system(&keychain)? {
-            context
-                .runner
-                .toolchain()
-                .output
-                .warn("System trust is supported only on macOS and Linux. Certs were copied.");
-        }
+    let keychain = if options.user_keychain {
+        Keychain::login(&home)
+    } else {
+        Keychain::System
+    };
+    let trusted_restart = (
+        "Cert installed for system trust. You may need to restart Docker for it to take effect.",
+        "Would install the cert for system trust; then restart Docker for it to take effect.",
+    );
+    if options.trust_cert && !trust.system(&keychain)? {
+        trust.unsupported();
     }
-    context.say(&format!("Certs copied to {}", certs_dir.display()));
     if !options.no_trust_cert_colima {
         trust.colima_or_desktop(options.no_restart_colima)?;
     } else if options.trust_cert {
-        context.say(TRUSTED_RESTART_DOCKER);
+        trust.say(trusted_restart.0, trusted_restart.1);
     } else if !context.runner.dry_run() && std::io::stdin().is_terminal() && ask_to_trust(context) {
-        let keychain = if options.user_keychain {
-            Keychain::login(&home)
-        } else {
-            Keychain::System
-        };
         if trust.system(&keychain)? {
-            context.say(TRUSTED_RESTART_DOCKER);
+            trust.say(trusted_restart.0, trusted_restart.1);
         } else {
-            context
-                .runner
-                .toolchain()
-                .output
-                .warn("System trust is supported only on macOS and Linux. Certs were copied.");
+            trust.unsupported();
         }
     } else {
-        context.say("Skipped Colima cert install (--no-trust-cert-colima). To trust later: op start-registry --trust-cert-colima, or add insecure-registries in Docker.");
+        trust.say(
+            "Skipped Colima cert install (--no-trust-cert-colima). To trust later: op start-registry --trust-cert-colima, or add insecure-registries in Docker.",
+            "Would skip the Colima cert install (--no-trust-cert-colima). To trust later: op start-registry --trust-cert-colima, or add insecure-registries in Docker.",
+        );
     }
     context.say(PULL_HINT);
     Ok(())
+}
+
+/// The hosts file must map registry.local; a dry run shows the step instead of stopping.
+fn check_hosts(context: &Context) -> Result<()> {
+    let hosts = settings::var(HOSTS_FILE_ENV)
+        .map(PathBuf::from)
+        .unwrap_or_else(trust::default_hosts_file);
+    let hosts_text =
+        crate::bounded::read_capped_to_string(&hosts, "hosts file", crate::bounded::APP_FILE_CAP)
+            .unwrap_or_default();
+    if trust::hosts_has_registry(&hosts_text) {
+        return Ok(());
+    }
+    if context.runner.dry_run() {
+        context.runner.toolchain().output.data(&format!(
+            "# add '127.0.0.1 registry.local' to {} (it lacks the entry; a real run stops here)",
+            hosts.display()
+        ));
+        return Ok(());
+    }
+    Err(OpError::new(
+        Code::Failure,
+        format!("Add '127.0.0.1 registry.local' to {} before using the local registry, then re-run op start-registry.", hosts.display()),
+    )
+    .with_hint("Example: echo '127.0.0.1 registry.local' | sudo tee -a /etc/hosts")
+    .into())
 }
 
 fn ask_to_trust(context: &Context) -> bool {
@@ -183,7 +238,7 @@ fn start_container(context: &Context, docker: &Path, image: &str) -> Result<Stri
             let _ = runner.capture(docker, &args(["rm", &id]), None);
         }
     }
-    checked(context, docker, &docker_run_argv(image))?;
+    checked(context, docker, &docker_run_argv(image), None)?;
     if runner.dry_run() {
         // docker accepts the container's name wherever it takes its id.
         return Ok(CONTAINER.to_string());
@@ -199,182 +254,113 @@ fn start_container(context: &Context, docker: &Path, image: &str) -> Result<Stri
     })
 }
 
-/// Waits for the certificate the image creates on first start and copies it to `certs_dir`.
-fn copy_certs(context: &Context, docker: &Path, id: &str, certs_dir: &Path) -> Result<PathBuf> {
+/// Waits until the registry answers on its `/v2/` endpoint. A registry that already has its
+/// certificate (every run after the first) is still starting when `docker run` returns.
+fn wait_until_ready(context: &Context, endpoint: &ready::Endpoint, seconds: u64) -> Result<()> {
+    let output = &context.runner.toolchain().output;
+    let url = endpoint.url();
+    if context.runner.dry_run() {
+        output.data(&format!(
+            "# wait up to {seconds} s until {url} answers (HTTP 200 or 401)"
+        ));
+        return Ok(());
+    }
+    output.info(&format!(
+        "Waiting up to {seconds} s for the registry at {url} ..."
+    ));
+    match ready::wait(endpoint, Duration::from_secs(seconds)) {
+        Ok(status) => {
+            output.info(&format!("Registry answers at {url} (HTTP {status})."));
+            Ok(())
+        }
+        Err(last) => Err(OpError::new(
+            Code::Failure,
+            format!("The registry did not answer at {url} within {seconds} s (last: {last})"),
+        )
+        .with_hint(format!(
+            "{LOGS_HINT}; a slow machine may need --ready-timeout SECONDS"
+        ))
+        .into()),
+    }
+}
+
+/// Copies the registry's certificate, and only it, to `certs_dir/tls.crt`: through a fresh
+/// directory inside `certs_dir`, checked on the host to hold a PEM certificate and no private
+/// key, then renamed into place. Nothing runs inside the image (it may have no shell tools).
+fn copy_cert(context: &Context, docker: &Path, id: &str, certs_dir: &Path) -> Result<PathBuf> {
     let runner = &context.runner;
-    let probe = args([
-        "exec".to_string(),
-        id.to_string(),
-        "test".into(),
-        "-f".into(),
-        format!("{CERTS_IN_CONTAINER}/tls.crt"),
-    ]);
-    let copy = args([
-        "cp".to_string(),
-        format!("{id}:{CERTS_IN_CONTAINER}/."),
-        certs_dir.display().to_string(),
-    ]);
     let cert = certs_dir.join("tls.crt");
+    let copy = |target: &Path| {
+        args([
+            OsString::from("cp"),
+            format!("{id}:{CERT_IN_CONTAINER}").into(),
+            target.as_os_str().to_owned(),
+        ])
+    };
+    let copied = (
+        format!("Certificate copied to {}", cert.display()),
+        format!("Would copy the certificate to {}", cert.display()),
+    );
     if runner.dry_run() {
-        runner.run(docker, &probe, None, &[])?;
-        runner
-            .toolchain()
-            .output
-            .data(&format!("# create directory {}", certs_dir.display()));
-        runner.run(docker, &copy, None, &[])?;
+        let output = &runner.toolchain().output;
+        output.data(&format!("# create directory {}", certs_dir.display()));
+        runner.run(
+            docker,
+            &copy(&certs_dir.join(".incoming-XXXXXX/tls.crt")),
+            None,
+            &[],
+        )?;
+        output.data(&format!(
+            "# move it to {} once it holds a PEM certificate and no private key",
+            cert.display()
+        ));
+        context.say(&copied.1);
         return Ok(cert);
     }
-    let deadline = Instant::now() + CERT_WAIT;
-    while runner.capture(docker, &probe, None).is_err() {
-        if Instant::now() >= deadline {
-            return Err(OpError::new(
-                Code::Failure,
-                format!(
-                    "Timed out waiting for certs inside container ({CERTS_IN_CONTAINER}/tls.crt, {}s)",
-                    CERT_WAIT.as_secs()
-                ),
-            )
-            .with_hint(format!("see `docker logs {id}`"))
-            .into());
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    std::fs::create_dir_all(certs_dir).map_err(|error| {
+    let cannot = |what: &str, path: &Path, error: std::io::Error| {
         OpError::new(
             Code::Failure,
-            format!("cannot create {}: {error}", certs_dir.display()),
+            format!("cannot {what} {}: {error}", path.display()),
         )
-    })?;
-    checked(context, docker, &copy)?;
-    if !cert.is_file() {
+    };
+    std::fs::create_dir_all(certs_dir).map_err(|error| cannot("create", certs_dir, error))?;
+    let incoming = tempfile::Builder::new()
+        .prefix(".incoming-")
+        .tempdir_in(certs_dir)
+        .map_err(|error| cannot("create a directory in", certs_dir, error))?;
+    let target = incoming.path().join("tls.crt");
+    checked(context, docker, &copy(&target), Some(LOGS_HINT))?;
+    let regular = std::fs::symlink_metadata(&target).is_ok_and(|meta| meta.is_file());
+    let text = if regular {
+        crate::bounded::read_capped_to_string(
+            &target,
+            "registry certificate",
+            crate::bounded::APP_FILE_CAP,
+        )?
+    } else {
+        String::new()
+    };
+    if text.contains("PRIVATE KEY") || store::certificate_bodies(&text).is_empty() {
         return Err(OpError::new(
             Code::Failure,
-            format!("Expected {} after docker cp", cert.display()),
+            format!(
+                "{CERT_IN_CONTAINER} in container {id} is not a PEM certificate alone{}; nothing was copied",
+                if text.contains("PRIVATE KEY") { " (it holds a private key)" } else { "" }
+            ),
         )
+        .with_hint(LOGS_HINT)
         .into());
     }
+    std::fs::rename(&target, &cert).map_err(|error| cannot("write", &cert, error))?;
+    context.say(&copied.0);
+    let stale_key = certs_dir.join("tls.key");
+    if stale_key.exists() {
+        runner.toolchain().output.warn(&format!(
+            "{} holds a private key (an earlier op start-registry copied it): the host does not need the registry's key; delete it",
+            stale_key.display()
+        ));
+    }
     Ok(cert)
-}
-
-/// The trust steps for one copied certificate.
-struct Trust<'a> {
-    context: &'a Context<'a>,
-    cert: &'a Path,
-    sentinel: PathBuf,
-    os: HostOs,
-    home: &'a Path,
-}
-
-impl Trust<'_> {
-    /// Adds the certificate to the system store and records it in the sentinel; `false` when
-    /// this OS has no supported store.
-    fn system(&self, keychain: &Keychain) -> Result<bool> {
-        let target = TrustTarget {
-            os: self.os,
-            cert: self.cert,
-            keychain,
-            linux: LinuxStore::detect(Path::new("/")),
-            root: is_root(),
-        };
-        let Some(commands) = trust::system_trust_argv(&target) else {
-            return Ok(false);
-        };
-        for argv in commands {
-            let program = self.context.runner.from_path(&argv[0])?;
-            checked(self.context, &program, &args(argv[1..].iter().cloned()))?;
-        }
-        if let Some(fingerprint) = trust::fingerprint(self.cert) {
-            self.context
-                .runner
-                .write_file(&self.sentinel, format!("{fingerprint}\n").as_bytes())?;
-        } else if self.context.runner.dry_run() {
-            // The certificate is not there yet; the sentinel will hold its SHA-256 in hex.
-            let placeholder = format!("{}\n", "0".repeat(64));
-            self.context
-                .runner
-                .write_file(&self.sentinel, placeholder.as_bytes())?;
-        }
-        Ok(true)
-    }
-
-    /// The default: install into Colima's Docker when Colima runs, else (Docker Desktop or
-    /// another runtime) into the system store once per certificate.
-    fn colima_or_desktop(&self, no_restart: bool) -> Result<()> {
-        let runner = &self.context.runner;
-        let Some(colima) = find_on_path("colima") else {
-            return self.desktop();
-        };
-        if runner.dry_run() {
-            // Whether Colima runs is only known by running `colima status`.
-            runner
-                .toolchain()
-                .output
-                .data(&format!("# if `{} status` succeeds:", colima.display()));
-            self.colima(&colima, no_restart)?;
-            runner
-                .toolchain()
-                .output
-                .data("# otherwise (Docker Desktop or another runtime):");
-            return self.desktop();
-        }
-        match runner.capture_all(&colima, &args(["status"]), None) {
-            Ok(_) => self.colima(&colima, no_restart),
-            Err(_) => self.desktop(),
-        }
-    }
-
-    fn colima(&self, colima: &Path, no_restart: bool) -> Result<()> {
-        let context = self.context;
-        let pem = if context.runner.dry_run() {
-            Vec::new()
-        } else {
-            std::fs::read(self.cert).map_err(|error| {
-                OpError::new(
-                    Code::Failure,
-                    format!("cannot read {}: {error}", self.cert.display()),
-                )
-            })?
-        };
-        let install = args(["ssh", "--", "sudo", "sh", "-c", &trust::colima_script()]);
-        context
-            .runner
-            .run_with_input(colima, &install, &pem)
-            .map_err(|error| {
-                OpError::new(
-                    Code::Failure,
-                    format!("Failed to install cert in Colima VM: {error}"),
-                )
-            })?;
-        if no_restart {
-            context.say(
-                "Cert installed in Colima VM. Restart Colima (colima restart) for Docker to use it.",
-            );
-        } else {
-            context.say("Restarting Colima so Docker picks up the new CA...");
-            checked(context, colima, &args(["restart"]))?;
-        }
-        context.say("Cert installed in Colima VM; Docker and pack will trust localhost:5001.");
-        Ok(())
-    }
-
-    fn desktop(&self) -> Result<()> {
-        let context = self.context;
-        if trust::already_trusted(self.cert, &self.sentinel) {
-            context.say("Cert already trusted (idempotent); skipping install.");
-            return Ok(());
-        }
-        context.say("Docker Desktop (or other runtime) detected. Installing the registry's self-signed cert so Docker can trust HTTPS to localhost:5001 / registry.local:5001.");
-        // The login keychain is the user's own: no password prompt for a default run.
-        if self.system(&Keychain::login(self.home))? {
-            context.say("Cert installed for system trust. Restart Docker if pull still fails.");
-        } else {
-            context.runner.toolchain().output.warn(&format!(
-                "System trust is supported only on macOS and Linux: trust {} in your Docker runtime, or add localhost:5001 to its insecure-registries",
-                self.cert.display()
-            ));
-        }
-        Ok(())
-    }
 }
 
 #[cfg(unix)]

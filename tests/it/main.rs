@@ -21,6 +21,7 @@ mod pipeline_push;
 mod pipeline_references;
 mod pipeline_registries_real;
 mod pipeline_registry;
+mod pipeline_registry_ready;
 mod pipeline_run;
 mod pipeline_signals;
 mod pipeline_tools;

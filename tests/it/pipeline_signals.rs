@@ -14,7 +14,7 @@ use crate::support::{Route, Server, Spawned, wait_until};
 /// Long enough for a cold toolchain install on a busy machine.
 const STARTUP: Duration = Duration::from_secs(60);
 /// How long `op` may take to end after the signal: far less than the fixtures' 30 s sleep and the
-/// 15 s `start-registry` certificate wait, so a hang shows as a failure rather than a slow pass.
+/// 30 s `start-registry` wait for the registry, so a hang shows as a failure rather than a slow pass.
 const STOP: Duration = Duration::from_secs(8);
 
 /// A fixture behaviour for `tool`, chosen by `$FIXTURE_<TOOL>_SIGNAL`:
@@ -176,31 +176,35 @@ fn sigterm_during_a_kubectl_poll_reaches_it_and_stops_the_polling() {
     );
 }
 
-/// A bed for `start-registry` whose registry never creates its certificate (a 15 s wait).
-fn registry_waiting_for_certs() -> Pipeline {
+/// A bed for `start-registry` whose registry never answers (a 30 s wait).
+fn registry_never_ready() -> Pipeline {
     let mut pipeline = bed();
     let hosts = pipeline.write("hosts", "127.0.0.1 registry.local\n");
+    let dead = crate::support::server::dead_url().replace("http://", "https://");
     pipeline
         .set("OP_HOSTS_FILE", hosts.to_str().unwrap())
-        .set("FIXTURE_DOCKER_ID", "abc123")
-        .set("FIXTURE_CERT_AFTER", "1000");
+        .set("OP_LOCAL_REGISTRY_URL", &dead)
+        .set("FIXTURE_DOCKER_ID", "abc123");
     pipeline
 }
 
-/// Has `docker run` come and gone, and the certificate probe (`docker exec`) begun?
+/// Has `docker run` come and gone, and the wait for the registry begun (after the second
+/// `docker ps`)?
 fn probing(pipeline: &Pipeline) -> bool {
-    pipeline
+    let listings = pipeline
         .argv_of("docker")
         .iter()
-        .any(|argv| argv.first().is_some_and(|first| first == "exec"))
+        .filter(|argv| argv.first().is_some_and(|first| first == "ps"))
+        .count();
+    listings >= 2
 }
 
-/// `start-registry` after `docker run` has come and gone, waiting for a certificate that never
-/// appears (a 15 s wait): each signal ends it promptly with 128+N.
+/// `start-registry` after `docker run` has come and gone, waiting for a registry that never
+/// answers (a 30 s wait): each signal ends it promptly with 128+N.
 #[test]
 fn a_signal_after_a_child_finished_stops_op_with_128_plus_n() {
     for (signal, code) in [("TERM", 143), ("INT", 130), ("HUP", 129)] {
-        let pipeline = registry_waiting_for_certs();
+        let pipeline = registry_never_ready();
         let certs = pipeline.env.root().join("certs");
         let spawned =
             pipeline
@@ -326,7 +330,7 @@ fn as_pid_1_sigterm_ends_op_before_and_after_children() {
         "during the download: {status:?}\n{stderr}"
     );
 
-    let pipeline = registry_waiting_for_certs();
+    let pipeline = registry_never_ready();
     let certs = pipeline.env.root().join("certs");
     let Some((mut unshare, op)) = spawn_as_pid_1(
         &pipeline,

@@ -1,6 +1,6 @@
 //! How `op start-registry` trusts the registry's certificate, as data: the argv of each OS's
 //! system-trust commands, the script that installs it in Colima's Docker, the hosts-file check and
-//! the sentinel that makes the automatic install idempotent. Pure functions, tested on any host.
+//! the sentinel that records the automatic install. Pure functions, tested on any host.
 
 use std::path::{Path, PathBuf};
 
@@ -14,8 +14,12 @@ pub const REGISTRY_HOSTS: [&str; 3] = [
 ];
 /// Written next to the copied certificate once it is in the system store; holds its fingerprint.
 pub const SENTINEL: &str = ".system-trust-installed";
-const DEBIAN_ANCHOR: &str = "/usr/local/share/ca-certificates/registry-tls-localhost.crt";
-const REDHAT_ANCHOR: &str = "/etc/pki/ca-trust/source/anchors/registry-tls-localhost.crt";
+/// Below the store's root (`/`, or `OP_TRUST_STORE_ROOT`).
+const DEBIAN_ANCHOR: &str = "usr/local/share/ca-certificates/registry-tls-localhost.crt";
+const REDHAT_ANCHOR: &str = "etc/pki/ca-trust/source/anchors/registry-tls-localhost.crt";
+/// The bundles `update-ca-certificates` and `update-ca-trust` build from the anchors.
+const DEBIAN_BUNDLE: &str = "etc/ssl/certs/ca-certificates.crt";
+const REDHAT_BUNDLE: &str = "etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem";
 const SYSTEM_KEYCHAIN: &str = "/Library/Keychains/System.keychain";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,6 +61,22 @@ impl LinuxStore {
             LinuxStore::Debian
         }
     }
+
+    /// The file op installs the certificate as.
+    pub fn anchor(self, root: &Path) -> PathBuf {
+        root.join(match self {
+            LinuxStore::Debian => DEBIAN_ANCHOR,
+            LinuxStore::RedHat => REDHAT_ANCHOR,
+        })
+    }
+
+    /// The bundle programs read, built from the anchors.
+    pub fn bundle(self, root: &Path) -> PathBuf {
+        root.join(match self {
+            LinuxStore::Debian => DEBIAN_BUNDLE,
+            LinuxStore::RedHat => REDHAT_BUNDLE,
+        })
+    }
 }
 
 /// Where on macOS.
@@ -79,6 +99,13 @@ impl Keychain {
             keychains.join("login.keychain")
         })
     }
+
+    pub fn path(&self) -> PathBuf {
+        match self {
+            Keychain::System => PathBuf::from(SYSTEM_KEYCHAIN),
+            Keychain::Login(path) => path.clone(),
+        }
+    }
 }
 
 /// What to trust and how.
@@ -87,6 +114,8 @@ pub struct TrustTarget<'a> {
     pub cert: &'a Path,
     pub keychain: &'a Keychain,
     pub linux: LinuxStore,
+    /// Where the Linux store lives: `/` but in tests.
+    pub store_root: &'a Path,
     /// Already root: no `sudo` (it may not even be installed, e.g. in a container).
     pub root: bool,
 }
@@ -102,16 +131,14 @@ pub fn system_trust_argv(target: &TrustTarget) -> Option<Vec<Vec<String>>> {
             .collect()
     };
     match target.os {
-        HostOs::Linux => Some(match target.linux {
-            LinuxStore::Debian => vec![
-                elevated(&["cp", &cert, DEBIAN_ANCHOR]),
-                elevated(&["update-ca-certificates"]),
-            ],
-            LinuxStore::RedHat => vec![
-                elevated(&["cp", &cert, REDHAT_ANCHOR]),
-                elevated(&["update-ca-trust"]),
-            ],
-        }),
+        HostOs::Linux => {
+            let anchor = target.linux.anchor(target.store_root).display().to_string();
+            let update = match target.linux {
+                LinuxStore::Debian => "update-ca-certificates",
+                LinuxStore::RedHat => "update-ca-trust",
+            };
+            Some(vec![elevated(&["cp", &cert, &anchor]), elevated(&[update])])
+        }
         HostOs::MacOs => {
             let add = [
                 "security",
@@ -206,6 +233,7 @@ mod tests {
             cert: Path::new("/c/tls.crt"),
             keychain,
             linux,
+            store_root: Path::new("/"),
             root,
         })
         .unwrap()
@@ -217,7 +245,12 @@ mod tests {
         assert_eq!(
             debian,
             [
-                vec!["sudo", "cp", "/c/tls.crt", DEBIAN_ANCHOR],
+                vec![
+                    "sudo",
+                    "cp",
+                    "/c/tls.crt",
+                    "/usr/local/share/ca-certificates/registry-tls-localhost.crt"
+                ],
                 vec!["sudo", "update-ca-certificates"]
             ]
         );
@@ -225,7 +258,11 @@ mod tests {
         assert_eq!(
             redhat,
             [
-                vec!["cp", "/c/tls.crt", REDHAT_ANCHOR],
+                vec![
+                    "cp",
+                    "/c/tls.crt",
+                    "/etc/pki/ca-trust/source/anchors/registry-tls-localhost.crt"
+                ],
                 vec!["update-ca-trust"]
             ]
         );
@@ -274,6 +311,7 @@ mod tests {
                 cert: Path::new("c"),
                 keychain: &Keychain::System,
                 linux: LinuxStore::Debian,
+                store_root: Path::new("/"),
                 root: false,
             })
             .is_none()
