@@ -15,6 +15,7 @@ use crate::toolchain::cache::{
     ARTIFACT, Cache, Entry, RECEIPT, Receipt, STAGING, State, TOOLS, now_unix, staging_key,
     staging_name,
 };
+use crate::toolchain::evidence;
 use crate::toolchain::fetch::{self, Source};
 use crate::toolchain::lock::ArchiveKind;
 use crate::toolchain::unpack;
@@ -227,6 +228,13 @@ const BUILT: &str = "entry";
 /// and writes the receipt. The work directory is `0700`, so nobody else can open a file in it
 /// while it is being written; the finished entry is opened up to `0755` last.
 fn build(entry: &Entry, source: &Source, work: &Dir, size: u64) -> Result<()> {
+    // The digest matched; the stored proof (when the lock records one) says who signed it.
+    evidence::verify_artifact(
+        &entry.tool,
+        &entry.version,
+        &entry.platform,
+        &entry.artifact,
+    )?;
     let built = work.create_new_dir(BUILT, mode::PRIVATE_DIR)?;
     let bin = built.create_new_dir("bin", mode::SHARED_DIR)?;
     let unpacked = unpack::extract(

@@ -11,6 +11,7 @@ use toml::Value;
 use crate::bounded;
 use crate::error::OpError;
 use crate::settings;
+use crate::toolchain::evidence;
 use crate::toolchain::platform;
 use crate::toolchain::template::{self, Template};
 
@@ -63,6 +64,8 @@ pub struct Artifact {
     /// Path of the executable inside the archive (`None` for raw).
     pub bin: Option<String>,
     pub size: Option<u64>,
+    /// What was verified for this artifact (`[tools.X.platforms.P.evidence]`).
+    pub evidence: Option<evidence::Record>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -74,6 +77,8 @@ pub struct Tool {
     pub checksums: Vec<String>,
     /// How to compute every platform's artifact for another version.
     pub template: Option<Template>,
+    /// The evidence every platform's pin must be proven by (`[tools.X.evidence]`).
+    pub evidence: Option<evidence::Policy>,
     pub platforms: BTreeMap<String, Artifact>,
 }
 
@@ -165,6 +170,9 @@ impl Lock {
                 return Err(fail(&place, "must be a table".into()));
             };
             tools.push(parse_tool(name, tool).map_err(|message| fail(&place, message))?);
+        }
+        if let Origin::File(path) = &origin {
+            evidence::locate(&mut tools, path.parent());
         }
         Ok(Lock { origin, tools })
     }
@@ -265,9 +273,9 @@ fn valid_name(name: &str) -> bool {
 
 fn parse_tool(name: &str, tool: &toml::Table) -> Result<Tool, String> {
     for key in tool.keys() {
-        if !["version", "checksums", "template", "platforms"].contains(&key.as_str()) {
+        if !["version", "checksums", "template", "evidence", "platforms"].contains(&key.as_str()) {
             return Err(format!(
-                "unknown field `{key}`; expected `version`, `checksums`, `template` and `platforms`"
+                "unknown field `{key}`; expected `version`, `checksums`, `template`, `evidence` and `platforms`"
             ));
         }
     }
@@ -308,6 +316,10 @@ fn parse_tool(name: &str, tool: &toml::Table) -> Result<Tool, String> {
         ),
         Some(_) => return Err("field `template`: must be a table".into()),
     };
+    let policy = tool
+        .get("evidence")
+        .map(|value| evidence::parse_policy(value, &version, checksums.len()))
+        .transpose()?;
     let platforms_table = match tool.get("platforms") {
         Some(Value::Table(platforms)) => platforms,
         Some(_) => return Err("field `platforms`: must be a table of platforms".into()),
@@ -323,8 +335,12 @@ fn parse_tool(name: &str, tool: &toml::Table) -> Result<Tool, String> {
         let Value::Table(entry) = value else {
             return Err(format!("platform `{key}`: must be a table"));
         };
-        let artifact =
+        let mut artifact =
             parse_artifact(entry).map_err(|message| format!("platform `{key}`: {message}"))?;
+        if let Some(record) = &mut artifact.evidence {
+            evidence::attach(policy.as_ref(), record)
+                .map_err(|message| format!("platform `{key}`: {message}"))?;
+        }
         platforms.insert(key.clone(), artifact);
     }
     Ok(Tool {
@@ -332,15 +348,16 @@ fn parse_tool(name: &str, tool: &toml::Table) -> Result<Tool, String> {
         version,
         checksums,
         template,
+        evidence: policy,
         platforms,
     })
 }
 
 fn parse_artifact(entry: &toml::Table) -> Result<Artifact, String> {
     for key in entry.keys() {
-        if !["url", "sha256", "archive", "bin", "size"].contains(&key.as_str()) {
+        if !["url", "sha256", "archive", "bin", "size", "evidence"].contains(&key.as_str()) {
             return Err(format!(
-                "unknown field `{key}`; expected `url`, `sha256`, `archive`, `bin` and `size`"
+                "unknown field `{key}`; expected `url`, `sha256`, `archive`, `bin`, `size` and `evidence`"
             ));
         }
     }
@@ -396,12 +413,18 @@ fn parse_artifact(entry: &toml::Table) -> Result<Artifact, String> {
             ));
         }
     };
+    let sha256 = sha256.to_ascii_lowercase();
+    let evidence = entry
+        .get("evidence")
+        .map(|value| evidence::parse_record(value, &sha256))
+        .transpose()?;
     Ok(Artifact {
         url,
-        sha256: sha256.to_ascii_lowercase(),
+        sha256,
         archive,
         bin,
         size,
+        evidence,
     })
 }
 

@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod cache;
 pub mod checksums;
+pub mod evidence;
 pub mod exec;
 pub mod fetch;
 pub mod install;

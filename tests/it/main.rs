@@ -8,6 +8,7 @@ mod support;
 
 mod cache_hostile;
 mod cache_lifecycle;
+mod evidence;
 mod inputs_bounded;
 mod lock_lifecycle;
 mod pipeline_bed;

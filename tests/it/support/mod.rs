@@ -10,6 +10,7 @@ pub mod kube;
 pub mod lock;
 pub mod registry;
 pub mod server;
+pub mod sigstore;
 pub mod tls;
 pub mod wire;
 

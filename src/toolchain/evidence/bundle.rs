@@ -1,0 +1,226 @@
+//! A Sigstore bundle (v0.1–v0.3 JSON) of a message signature: the signing certificate, the
+//! transparency-log entry with its signed entry timestamp, and the signature over a digest.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde::Deserialize;
+
+/// The parts of a bundle that op checks, decoded.
+#[derive(Debug)]
+pub struct Bundle {
+    /// The leaf certificate first, then any intermediates the bundle carries.
+    pub certificates: Vec<Vec<u8>>,
+    pub log_index: u64,
+    pub log_id: Vec<u8>,
+    pub integrated_time: u64,
+    /// The signed entry timestamp (`inclusionPromise`), when the log gave one.
+    pub signed_entry_timestamp: Option<Vec<u8>>,
+    /// The log entry's body as the log stored it (base64 text, as signed in the timestamp).
+    pub body_base64: String,
+    pub body: Vec<u8>,
+    pub digest_algorithm: String,
+    pub digest: Vec<u8>,
+    pub signature: Vec<u8>,
+}
+
+pub fn parse(bytes: &[u8]) -> Result<Bundle, String> {
+    let raw: RawBundle =
+        serde_json::from_slice(bytes).map_err(|error| format!("not a Sigstore bundle: {error}"))?;
+    if !raw
+        .media_type
+        .starts_with("application/vnd.dev.sigstore.bundle")
+    {
+        return Err(format!(
+            "media type {:?} is not a Sigstore bundle",
+            raw.media_type
+        ));
+    }
+    let material = raw.verification_material;
+    let certificates = match (material.certificate, material.x509_certificate_chain) {
+        (Some(leaf), _) => vec![decode("certificate", &leaf.raw_bytes)?],
+        (None, Some(chain)) => chain
+            .certificates
+            .iter()
+            .map(|cert| decode("x509CertificateChain", &cert.raw_bytes))
+            .collect::<Result<_, _>>()?,
+        (None, None) => {
+            return Err(
+                "the bundle holds no signing certificate (a key-signed bundle is not keyless)"
+                    .into(),
+            );
+        }
+    };
+    if certificates.is_empty() {
+        return Err("the bundle's certificate chain is empty".into());
+    }
+    let entry = material
+        .tlog_entries
+        .into_iter()
+        .next()
+        .ok_or("the bundle holds no transparency-log entry")?;
+    let number = |field: &str, text: &str| {
+        text.parse::<u64>()
+            .map_err(|_| format!("tlog entry `{field}` {text:?} is not a number"))
+    };
+    let signature = raw
+        .message_signature
+        .ok_or("the bundle holds no message signature (a DSSE envelope is not a blob signature)")?;
+    let digest = signature
+        .message_digest
+        .ok_or("the message signature names no digest")?;
+    Ok(Bundle {
+        certificates,
+        log_index: number("logIndex", &entry.log_index)?,
+        log_id: decode("logId", &entry.log_id.key_id)?,
+        integrated_time: number("integratedTime", &entry.integrated_time)?,
+        signed_entry_timestamp: entry
+            .inclusion_promise
+            .map(|promise| decode("signedEntryTimestamp", &promise.signed_entry_timestamp))
+            .transpose()?,
+        body: decode("canonicalizedBody", &entry.canonicalized_body)?,
+        body_base64: entry.canonicalized_body,
+        digest_algorithm: digest.algorithm,
+        digest: decode("messageDigest", &digest.digest)?,
+        signature: decode("signature", &signature.signature)?,
+    })
+}
+
+/// What a `hashedrekord` log entry says was signed.
+#[derive(Debug)]
+pub struct LoggedSignature {
+    pub sha256: String,
+    pub signature: Vec<u8>,
+    /// The DER certificate the entry records.
+    pub certificate: Vec<u8>,
+}
+
+pub fn logged_signature(body: &[u8]) -> Result<LoggedSignature, String> {
+    let raw: RawEntry = serde_json::from_slice(body)
+        .map_err(|error| format!("the log entry is not a hashedrekord entry: {error}"))?;
+    if raw.kind != "hashedrekord" {
+        return Err(format!(
+            "the log entry is a {:?} entry, not hashedrekord",
+            raw.kind
+        ));
+    }
+    let hash = raw.spec.data.hash;
+    if hash.algorithm != "sha256" {
+        return Err(format!("the log entry hashes with {:?}", hash.algorithm));
+    }
+    let pem = decode("publicKey", &raw.spec.signature.public_key.content)?;
+    let pem = String::from_utf8(pem).map_err(|_| "the log entry's public key is not PEM text")?;
+    let base64: String = pem
+        .lines()
+        .filter(|line| !line.starts_with("-----"))
+        .map(str::trim)
+        .collect();
+    Ok(LoggedSignature {
+        sha256: hash.value.to_ascii_lowercase(),
+        signature: decode("signature", &raw.spec.signature.content)?,
+        certificate: decode("certificate", &base64)?,
+    })
+}
+
+fn decode(field: &str, text: &str) -> Result<Vec<u8>, String> {
+    STANDARD
+        .decode(text.trim())
+        .map_err(|error| format!("`{field}` is not base64: {error}"))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawBundle {
+    media_type: String,
+    verification_material: RawMaterial,
+    message_signature: Option<RawMessageSignature>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawMaterial {
+    certificate: Option<RawBytes>,
+    x509_certificate_chain: Option<RawChain>,
+    #[serde(default)]
+    tlog_entries: Vec<RawTlogEntry>,
+}
+
+#[derive(Deserialize)]
+struct RawChain {
+    certificates: Vec<RawBytes>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawBytes {
+    raw_bytes: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawTlogEntry {
+    log_index: String,
+    log_id: RawLogId,
+    integrated_time: String,
+    inclusion_promise: Option<RawPromise>,
+    canonicalized_body: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawLogId {
+    key_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawPromise {
+    signed_entry_timestamp: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawMessageSignature {
+    message_digest: Option<RawDigest>,
+    signature: String,
+}
+
+#[derive(Deserialize)]
+struct RawDigest {
+    algorithm: String,
+    digest: String,
+}
+
+#[derive(Deserialize)]
+struct RawEntry {
+    kind: String,
+    spec: RawSpec,
+}
+
+#[derive(Deserialize)]
+struct RawSpec {
+    data: RawData,
+    signature: RawEntrySignature,
+}
+
+#[derive(Deserialize)]
+struct RawData {
+    hash: RawHash,
+}
+
+#[derive(Deserialize)]
+struct RawHash {
+    algorithm: String,
+    value: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawEntrySignature {
+    content: String,
+    public_key: RawContent,
+}
+
+#[derive(Deserialize)]
+struct RawContent {
+    content: String,
+}

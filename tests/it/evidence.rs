@@ -1,0 +1,223 @@
+//! Supply-chain evidence at install: a stored Sigstore bundle is checked offline against the
+//! lock's policy and a trusted root (a throwaway Sigstore of the tests' own); any failure is
+//! exit 3 naming the tool, platform and the signer required, and nothing is installed.
+
+use crate::support::sigstore::{
+    Authority, INTEGRATED_AT, ISSUED_AT, LEAF_LIFETIME, Signing, Sigstore,
+};
+use crate::support::{Kind, Lock, Pin, Server, TestEnv, host_platform, sha256_hex};
+
+const IDENTITY: &str =
+    "https://github.com/acme/fixture-tool/.github/workflows/release.yaml@refs/tags/v1.2.3";
+const ISSUER: &str = "https://token.actions.githubusercontent.com";
+
+/// A served fixture tool whose lock requires a keyless blob signature by [`IDENTITY`], and
+/// the trusted root of `sigstore` in `OP_SIGSTORE_TRUSTED_ROOT`.
+struct Case {
+    env: TestEnv,
+    _server: Server,
+    pin: Pin,
+    lock: Lock,
+    sigstore: Sigstore,
+}
+
+impl Case {
+    fn new() -> Case {
+        let pin = Pin::fixture("fixture-tool", "1.2.3", Kind::Raw);
+        let lock = Lock::new(vec![pin.clone()]);
+        let (mut env, server) = TestEnv::served(&lock);
+        let sigstore = Sigstore::new();
+        let root = env.write_file("trust/trusted_root.json", &sigstore.trusted_root());
+        env.set("OP_SIGSTORE_TRUSTED_ROOT", root.display().to_string());
+        Case {
+            env,
+            _server: server,
+            pin,
+            lock,
+            sigstore,
+        }
+    }
+
+    fn artifact(&self) -> &[u8] {
+        &self.pin.artifact().body
+    }
+
+    fn proof_relative(&self) -> String {
+        format!(
+            "toolchain.evidence/fixture-tool/1.2.3/{}.sigstore.json",
+            host_platform()
+        )
+    }
+
+    /// Stores `bundle` as the proof and writes the lock recording it (log entry 4242 at
+    /// `integrated_time`).
+    fn record(&self, bundle: &str, integrated_time: u64) {
+        let proof = self.proof_relative();
+        self.env.write_file(&format!("work/{proof}"), bundle);
+        let text = format!(
+            "{}\n[tools.fixture-tool.evidence]\nkind = \"cosign-keyless-blob\"\n\
+             identity = \"https://github.com/acme/fixture-tool/.github/workflows/release.yaml@refs/tags/v{{version}}\"\n\
+             issuer = \"{ISSUER}\"\n\n\
+             [tools.fixture-tool.platforms.{}.evidence]\nkind = \"cosign-keyless-blob\"\n\
+             subject = \"{}\"\nidentity = \"{IDENTITY}\"\nlog_index = 4242\nintegrated_time = {integrated_time}\n\
+             proof = \"{proof}\"\nproof_sha256 = \"{}\"\n",
+            self.lock.text(),
+            host_platform(),
+            self.pin.artifact().sha256,
+            sha256_hex(bundle.as_bytes()),
+        );
+        self.env.write_file("work/toolchain.lock", &text);
+    }
+
+    /// `op toolchain install` fails with exit 3 saying what the evidence lacks, and installs
+    /// nothing.
+    fn refused(&self, found: &str) {
+        self.env
+            .op(&["toolchain", "install"])
+            .code(3)
+            .stderr_has("fixture-tool 1.2.3")
+            .stderr_has(host_platform())
+            .stderr_has(&format!("expected: signer {IDENTITY} issued by {ISSUER}"))
+            .stderr_has(found)
+            .stderr_has("nothing was installed");
+        self.env.assert_nothing_installed();
+    }
+}
+
+#[test]
+fn a_valid_stored_proof_installs_and_the_warm_path_does_not_read_it_again() {
+    let case = Case::new();
+    let bundle = case
+        .sigstore
+        .bundle(&Signing::of(case.artifact(), IDENTITY, ISSUER), None);
+    case.record(&bundle, INTEGRATED_AT);
+    case.env.op(&["toolchain", "install"]).success();
+    assert_eq!(case.env.installed().len(), 1, "{:?}", case.env.installed());
+    // Verified at install, not at every run: the installed tool runs without the proof.
+    std::fs::remove_file(case.env.work().join(case.proof_relative())).unwrap();
+    case.env.op(&["toolchain", "install"]).success();
+    case.env
+        .op(&["toolchain", "exec", "fixture-tool"])
+        .success();
+}
+
+#[test]
+fn another_signer_is_refused() {
+    let case = Case::new();
+    let evil = "https://github.com/evil/fork/.github/workflows/release.yaml@refs/tags/v1.2.3";
+    let bundle = case
+        .sigstore
+        .bundle(&Signing::of(case.artifact(), evil, ISSUER), None);
+    case.record(&bundle, INTEGRATED_AT);
+    case.refused(&format!("found signer {evil} issued by {ISSUER}"));
+}
+
+#[test]
+fn another_oidc_issuer_is_refused() {
+    let case = Case::new();
+    let issuer = "https://accounts.google.com";
+    let bundle = case
+        .sigstore
+        .bundle(&Signing::of(case.artifact(), IDENTITY, issuer), None);
+    case.record(&bundle, INTEGRATED_AT);
+    case.refused(&format!("found signer {IDENTITY} issued by {issuer}"));
+}
+
+#[test]
+fn a_certificate_from_an_untrusted_authority_is_refused() {
+    let case = Case::new();
+    let rogue = Authority::new("rogue Fulcio");
+    let bundle = case.sigstore.bundle(
+        &Signing::of(case.artifact(), IDENTITY, ISSUER),
+        Some(&rogue),
+    );
+    case.record(&bundle, INTEGRATED_AT);
+    case.refused("does not chain to a certificate authority of");
+}
+
+#[test]
+fn a_certificate_expired_at_the_integrated_time_is_refused() {
+    let case = Case::new();
+    let late = ISSUED_AT + LEAF_LIFETIME + 60;
+    let signing = Signing {
+        integrated_time: late,
+        ..Signing::of(case.artifact(), IDENTITY, ISSUER)
+    };
+    let bundle = case.sigstore.bundle(&signing, None);
+    case.record(&bundle, late);
+    case.refused(&format!("not valid at the entry's integrated time {late}"));
+}
+
+#[test]
+fn a_signature_over_other_bytes_is_refused() {
+    let case = Case::new();
+    let signing = Signing {
+        signed: b"some other release",
+        ..Signing::of(case.artifact(), IDENTITY, ISSUER)
+    };
+    let bundle = case.sigstore.bundle(&signing, None);
+    case.record(&bundle, INTEGRATED_AT);
+    case.refused("the signature does not verify over sha256");
+}
+
+#[test]
+fn a_bundle_for_another_digest_is_refused() {
+    let case = Case::new();
+    let other = b"some other release";
+    let bundle = case
+        .sigstore
+        .bundle(&Signing::of(other, IDENTITY, ISSUER), None);
+    case.record(&bundle, INTEGRATED_AT);
+    case.refused(&format!(
+        "the signature is over SHA2_256 {}",
+        sha256_hex(other)
+    ));
+}
+
+#[test]
+fn a_changed_proof_file_is_refused() {
+    let case = Case::new();
+    let bundle = case
+        .sigstore
+        .bundle(&Signing::of(case.artifact(), IDENTITY, ISSUER), None);
+    case.record(&bundle, INTEGRATED_AT);
+    let path = case.env.work().join(case.proof_relative());
+    std::fs::write(&path, bundle.replace("4242", "4243")).unwrap();
+    case.refused("the proof file has sha256");
+}
+
+#[test]
+fn a_missing_proof_file_is_refused() {
+    let case = Case::new();
+    let bundle = case
+        .sigstore
+        .bundle(&Signing::of(case.artifact(), IDENTITY, ISSUER), None);
+    case.record(&bundle, INTEGRATED_AT);
+    std::fs::remove_file(case.env.work().join(case.proof_relative())).unwrap();
+    case.refused("the proof cannot be read");
+}
+
+#[test]
+fn a_forged_log_entry_time_fails_the_log_signature() {
+    let case = Case::new();
+    let bundle = case
+        .sigstore
+        .bundle(&Signing::of(case.artifact(), IDENTITY, ISSUER), None);
+    let forged_time = INTEGRATED_AT + 1;
+    let forged = bundle.replace(
+        &format!("\"{INTEGRATED_AT}\""),
+        &format!("\"{forged_time}\""),
+    );
+    assert_ne!(forged, bundle);
+    case.record(&forged, forged_time);
+    case.refused("the signed entry timestamp of entry 4242 does not verify");
+}
+
+#[test]
+fn an_entry_from_an_untrusted_log_is_refused() {
+    let case = Case::new();
+    let other = Sigstore::new();
+    let bundle = other.bundle(&Signing::of(case.artifact(), IDENTITY, ISSUER), None);
+    case.record(&bundle, INTEGRATED_AT);
+    case.refused("does not trust");
+}
