@@ -10,6 +10,7 @@ mod cache_hostile;
 mod cache_lifecycle;
 mod inputs_bounded;
 mod lock_lifecycle;
+mod lock_upstream;
 mod pipeline_bed;
 mod pipeline_build;
 mod pipeline_build_push;
