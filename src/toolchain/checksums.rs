@@ -137,9 +137,9 @@ struct Published {
 pub struct Upstream<'a> {
     settings: &'a ToolchainSettings,
     client: Option<reqwest::Client>,
-    /// By source (`github-api:` kept): what it published, or the exit code and message of the
-    /// first failure to read it, so that a dead source is not retried for every platform.
-    files: BTreeMap<String, Result<Published, (Code, String)>>,
+    /// By source (`github-api:` kept): what it published, or the exit code of the failure to
+    /// read it (reported then), so that a dead source is not retried for every platform.
+    files: BTreeMap<String, Result<Published, Code>>,
 }
 
 impl<'a> Upstream<'a> {
@@ -278,17 +278,16 @@ impl<'a> Upstream<'a> {
                     return Err(error);
                 }
                 Err(error) => {
-                    self.files
-                        .insert(key, Err((code(&error), error.to_string())));
+                    self.files.insert(key, Err(code(&error)));
                     return Err(error);
                 }
             }
         }
         match &self.files[&key] {
             Ok(published) => Ok(published),
-            Err((code, first)) => Err(OpError::new(
+            Err(code) => Err(OpError::new(
                 *code,
-                format!("{label}: {shown} is not read again after it failed ({first})"),
+                format!("{label}: {shown}: not read again after the failure reported above"),
             )
             .into()),
         }

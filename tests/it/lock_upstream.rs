@@ -161,7 +161,6 @@ fn a_github_release_digest_and_the_sidecar_must_agree() {
             "{name}"
         );
     }
-    let _ = up;
 }
 
 /// Every file the built-in lock's `checksums` name, as a mirror of upstream holds them, with
