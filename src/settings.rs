@@ -22,6 +22,9 @@ pub const NO_COLOR: &str = "NO_COLOR";
 pub const SSL_CERT_FILE: &str = "SSL_CERT_FILE";
 pub const GITHUB_ACTIONS: &str = "GITHUB_ACTIONS";
 pub const GITHUB_PATH: &str = "GITHUB_PATH";
+/// Sent as `Authorization: Bearer` to GitHub hosts only (`OP_GITHUB_TOKEN` wins).
+pub const GITHUB_TOKEN: &str = "GITHUB_TOKEN";
+pub const OP_GITHUB_TOKEN: &str = "OP_GITHUB_TOKEN";
 /// `build-push`: pack's remote build cache image, as `--cache-image`.
 pub const CACHE_IMAGE: &str = "OP_CACHE_IMAGE";
 
@@ -198,6 +201,29 @@ pub struct ToolchainSettings {
     pub deadline: Option<Duration>,
     pub progress: bool,
     pub ca_file: Option<PathBuf>,
+    /// `OP_GITHUB_TOKEN`, else `GITHUB_TOKEN`: masked in every line printed.
+    pub github_token: Option<Secret>,
+}
+
+/// A value that is never shown: `Debug` prints a mask, and [`crate::redact`] knows it.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    fn remembered(value: &str) -> Secret {
+        crate::redact::remember(value);
+        Secret(value.to_string())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(crate::redact::MASK)
+    }
 }
 
 impl ToolchainSettings {
@@ -217,6 +243,11 @@ impl ToolchainSettings {
                 .transpose()?,
             progress: !flag(NO_PROGRESS),
             ca_file: var(SSL_CERT_FILE).map(PathBuf::from),
+            github_token: var(OP_GITHUB_TOKEN)
+                .or_else(|| var(GITHUB_TOKEN))
+                .map(|token| token.trim().to_string())
+                .filter(|token| !token.is_empty())
+                .map(|token| Secret::remembered(&token)),
         })
     }
 }

@@ -123,70 +123,168 @@ pub fn check(
     Ok(())
 }
 
-/// Compares every pinned digest with what upstream publishes now. A changed digest, or a
-/// checksum file that lacks the asset or is malformed, is reported and the check goes on (exit 3
-/// at the end); a file that cannot be fetched stops it (exit 4).
+/// Platforms with one kind of finding, and the lines that explain them (one per source).
+#[derive(Default)]
+struct Findings {
+    platforms: usize,
+    lines: Vec<String>,
+}
+
+impl Findings {
+    /// One platform's lines of this kind, if it has any.
+    fn platform(&mut self, lines: Vec<String>) {
+        if !lines.is_empty() {
+            self.platforms += 1;
+            self.lines.extend(lines);
+        }
+    }
+
+    fn add(&mut self, other: Findings) {
+        self.platforms += other.platforms;
+        self.lines.extend(other.lines);
+    }
+}
+
+/// What `lock check --upstream` found, for one tool or for all.
+#[derive(Default)]
+struct Found {
+    matching: usize,
+    /// A source now publishes another digest than the pin (a re-upload).
+    changed: Findings,
+    /// A source lacks the asset, is malformed, or has no digest for it.
+    problems: Findings,
+    /// A source could not be read.
+    unreachable: Findings,
+}
+
+impl Found {
+    fn add(&mut self, other: Found) {
+        self.matching += other.matching;
+        self.changed.add(other.changed);
+        self.problems.add(other.problems);
+        self.unreachable.add(other.unreachable);
+    }
+}
+
+/// Compares every pinned digest with what every upstream source publishes now, for every tool
+/// whatever happens to another: a changed digest or an unusable source (exit 3) and a source
+/// that cannot be read (exit 4) are reported and the check goes on. The exit code is the most
+/// severe found: 3 (integrity) over 4 (download) over 0. Only a failure that is not one
+/// source's (offline, a `checksums` pattern that does not render) stops it at once.
 fn check_upstream(lock: &Lock, settings: &ToolchainSettings, output: &Output) -> Result<()> {
     let mut reader = Upstream::new(settings);
-    let mut changed = Vec::new();
-    let mut unreadable = Vec::new();
-    let mut matching = 0;
+    let mut total = Found::default();
     runtime()?.block_on(async {
         for tool in &lock.tools {
+            let name = format!("{} {}", tool.name, tool.version);
             if tool.checksums.is_empty() {
-                output.warn(&format!(
-                    "{} has no `checksums`; not checked upstream",
-                    tool.name
-                ));
+                output.warn(&format!("{name} has no `checksums`; not checked upstream"));
                 continue;
             }
+            let mut found = Found::default();
             for (key, artifact) in &tool.platforms {
-                let label = format!("{} {} ({key})", tool.name, tool.version);
-                match reader
-                    .digest(&tool.checksums, &artifact.url, &tool.version, &label)
-                    .await
-                {
-                    Ok(published) if published == artifact.sha256 => matching += 1,
-                    Ok(published) => changed.push(format!(
-                        "{label}: upstream now publishes sha256 {published} for {}, the lock pins {}",
-                        fetch::redact(&artifact.url),
-                        artifact.sha256
-                    )),
-                    Err(error) if crate::error::exit_code(&error) == Code::Integrity as i32 => {
-                        unreadable.push(error.to_string());
+                let label = format!("{name} ({key})");
+                let sources = reader
+                    .each_digest(&tool.checksums, &artifact.url, &tool.version, &label)
+                    .await;
+                let (mut changed, mut problems, mut unreachable) = (vec![], vec![], vec![]);
+                for (shown, result) in sources {
+                    match result {
+                        Ok(published) if published == artifact.sha256 => {}
+                        Ok(published) => changed.push(format!(
+                            "{label}: upstream now publishes sha256 {published} for {} ({shown}), the lock pins {}",
+                            fetch::redact(&artifact.url),
+                            artifact.sha256
+                        )),
+                        Err(error) => match crate::error::exit_code(&error) {
+                            code if code == Code::Integrity as i32 => {
+                                problems.push(error.to_string());
+                            }
+                            code if code == Code::Download as i32 => {
+                                unreachable.push(error.to_string());
+                            }
+                            _ => return Err(error),
+                        },
                     }
-                    Err(error) => return Err(error),
                 }
+                if changed.is_empty() && problems.is_empty() && unreachable.is_empty() {
+                    found.matching += 1;
+                }
+                found.changed.platform(changed);
+                found.problems.platform(problems);
+                found.unreachable.platform(unreachable);
             }
+            report(&name, &found, output);
+            total.add(found);
         }
         anyhow::Ok(())
     })?;
-    for line in &changed {
-        output.data(&format!("changed: {line}"));
+    verdict(&total, output)
+}
+
+/// One tool's lines: each finding, then `tool: NAME VERSION: RESULT`.
+fn report(name: &str, found: &Found, output: &Output) {
+    let kinds = [
+        ("changed", "changed", &found.changed),
+        ("problem", "without a usable digest", &found.problems),
+        (
+            "unreachable",
+            "with a source unreachable",
+            &found.unreachable,
+        ),
+    ];
+    let mut parts = Vec::new();
+    for (prefix, what, findings) in kinds {
+        for line in &findings.lines {
+            output.data(&format!("{prefix}: {line}"));
+        }
+        if findings.platforms > 0 {
+            parts.push(format!("{} {what}", findings.platforms));
+        }
     }
-    for line in &unreadable {
-        output.data(&format!("problem: {line}"));
+    let result = if parts.is_empty() {
+        format!("ok, {} platform(s) match", found.matching)
+    } else {
+        format!("{} match, {}", found.matching, parts.join(", "))
+    };
+    output.data(&format!("tool: {name}: {result}"));
+}
+
+/// The exit of the whole check: the most severe finding, 3 over 4 over 0.
+fn verdict(total: &Found, output: &Output) -> Result<()> {
+    let mut summary = Vec::new();
+    if total.changed.platforms > 0 {
+        summary.push(format!(
+            "{} asset(s) no longer match their published digest (re-uploaded upstream?)",
+            total.changed.platforms
+        ));
     }
-    if changed.is_empty() && unreadable.is_empty() {
+    if total.problems.platforms > 0 {
+        summary.push(format!(
+            "{} asset(s) have no usable upstream digest",
+            total.problems.platforms
+        ));
+    }
+    if total.unreachable.platforms > 0 {
+        summary.push(format!(
+            "{} asset(s) could not be fully checked: a checksum source could not be read",
+            total.unreachable.platforms
+        ));
+    }
+    if summary.is_empty() {
         output.info(&format!(
-            "{matching} artifact(s) match their upstream checksums"
+            "{} artifact(s) match their upstream checksums",
+            total.matching
         ));
         return Ok(());
     }
-    let mut summary = Vec::new();
-    if !changed.is_empty() {
-        summary.push(format!(
-            "{} asset(s) no longer match their published digest (re-uploaded upstream?)",
-            changed.len()
-        ));
+    let summary = summary.join("; ");
+    if total.changed.platforms == 0 && total.problems.platforms == 0 {
+        return Err(OpError::new(Code::Download, summary)
+            .with_hint("check the network, proxy (HTTPS_PROXY) and OP_TOOLCHAIN_MIRROR, then run the check again")
+            .into());
     }
-    if !unreadable.is_empty() {
-        summary.push(format!(
-            "{} asset(s) have no usable upstream digest",
-            unreadable.len()
-        ));
-    }
-    Err(OpError::new(Code::Integrity, summary.join("; "))
+    Err(OpError::new(Code::Integrity, summary)
         .with_hint("find out why before trusting the new bytes; `op toolchain lock update TOOL@VERSION --accept-reupload` records them")
         .into())
 }

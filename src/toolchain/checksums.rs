@@ -1,6 +1,7 @@
-//! Upstream checksum files: their formats (`hex  name`, `hex *name`, a bare `hex`), one asset's
-//! digest from them, and reading them — each once, through `OP_TOOLCHAIN_MIRROR` exactly as
-//! installs do — together with the sizes that HEAD requests announce.
+//! Upstream checksum sources: checksum files (`hex  name`, `hex *name`, a bare `hex`) and GitHub
+//! release API answers (each asset's `digest`), one asset's digest from them, and reading them —
+//! each once, through `OP_TOOLCHAIN_MIRROR` exactly as installs do — together with the sizes that
+//! HEAD requests announce.
 
 use std::collections::BTreeMap;
 
@@ -10,6 +11,12 @@ use crate::error::{Code, OpError};
 use crate::settings::ToolchainSettings;
 use crate::toolchain::fetch::{self, Source};
 use crate::toolchain::template;
+
+/// A `checksums` entry that starts with this names a GitHub release API URL
+/// (`https://api.github.com/repos/OWNER/REPO/releases/tags/TAG`) whose JSON lists every asset
+/// with the `digest` GitHub computed when it was uploaded: a channel independent of the
+/// `.sha256` files the release workflow uploads beside the assets.
+pub const GITHUB_API: &str = "github-api:";
 
 /// No checksum file is larger than this (flux's lists a few dozen assets in ~3 KiB).
 const MAX_FILE: u64 = 4 << 20;
@@ -75,13 +82,64 @@ pub fn digest_for(lines: &[Line], asset: &str, origin: &str) -> Result<String, S
     Ok(first.sha256.clone())
 }
 
-/// Reads checksum files (each once) and HEAD sizes from upstream or the mirror that stands in
-/// for it. The HTTP client is built on first use, so a `file://` mirror needs no network and
-/// works with `OP_OFFLINE=1`.
+/// A GitHub release API answer as (asset, digest) lines, and the assets it lists without a
+/// sha256 digest (GitHub records none for assets uploaded before it computed digests).
+pub fn parse_github_release(text: &str, origin: &str) -> Result<(Vec<Line>, Vec<String>), String> {
+    #[derive(serde::Deserialize)]
+    struct Release {
+        assets: Vec<Asset>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Asset {
+        name: String,
+        #[serde(default)]
+        digest: Option<String>,
+    }
+    let release: Release = serde_json::from_str(text).map_err(|error| {
+        format!("{origin}: not a GitHub release (JSON with an `assets` list): {error}")
+    })?;
+    let mut lines = Vec::new();
+    let mut undigested = Vec::new();
+    for asset in release.assets {
+        match asset
+            .digest
+            .as_deref()
+            .and_then(|digest| digest.strip_prefix("sha256:"))
+        {
+            Some(hex) if hex.len() == 64 && hex.bytes().all(|byte| byte.is_ascii_hexdigit()) => {
+                lines.push(Line {
+                    sha256: hex.to_ascii_lowercase(),
+                    name: Some(asset.name),
+                });
+            }
+            Some(hex) => {
+                return Err(format!(
+                    "{origin}: asset {}: digest sha256:{hex} is not 64 hex digits",
+                    asset.name
+                ));
+            }
+            None => undigested.push(asset.name),
+        }
+    }
+    Ok((lines, undigested))
+}
+
+/// What one checksum source publishes.
+struct Published {
+    lines: Vec<Line>,
+    /// Assets a GitHub release lists without a sha256 digest.
+    undigested: Vec<String>,
+}
+
+/// Reads checksum sources (each once, a failed one too) and HEAD sizes from upstream or the
+/// mirror that stands in for it. The HTTP client is built on first use, so a `file://` mirror
+/// needs no network and works with `OP_OFFLINE=1`.
 pub struct Upstream<'a> {
     settings: &'a ToolchainSettings,
     client: Option<reqwest::Client>,
-    files: BTreeMap<String, Vec<Line>>,
+    /// By source (`github-api:` kept): what it published, or the exit code of the failure to
+    /// read it (reported then), so that a dead source is not retried for every platform.
+    files: BTreeMap<String, Result<Published, Code>>,
 }
 
 impl<'a> Upstream<'a> {
@@ -127,12 +185,8 @@ impl<'a> Upstream<'a> {
         let asset = template::asset_name(url);
         let mut first: Option<(String, String)> = None;
         for pattern in patterns {
-            let checksums = template::checksums_url(pattern, url, version)
-                .map_err(|error| OpError::config(format!("{label}: checksums: {error}")))?;
-            let shown = fetch::redact(&checksums);
-            let lines = self.file(&checksums, label).await?;
-            let digest = digest_for(lines, &asset, &shown)
-                .map_err(|error| OpError::new(Code::Integrity, format!("{label}: {error}")))?;
+            let (shown, digest) = self.one(pattern, url, version, label).await;
+            let digest = digest?;
             match &first {
                 Some((origin, earlier)) if *earlier != digest => {
                     return Err(OpError::new(
@@ -152,22 +206,113 @@ impl<'a> Upstream<'a> {
         })
     }
 
-    async fn file(&mut self, url: &str, label: &str) -> Result<&[Line]> {
-        if !self.files.contains_key(url) {
-            let source = self.source(url, label)?;
-            let bytes = fetch::fetch_small(
-                self.client.as_ref(),
-                self.settings,
-                &source,
-                label,
-                MAX_FILE,
-            )
-            .await?;
-            let lines = parse(&String::from_utf8_lossy(&bytes), &fetch::redact(url))
-                .map_err(|error| OpError::new(Code::Integrity, format!("{label}: {error}")))?;
-            self.files.insert(url.to_string(), lines);
+    /// What each source in `patterns` publishes for the artifact at `url`, as (the source as
+    /// shown, its digest or why it has none): every source is read whatever another gives, so
+    /// that a dead source does not hide what the others say.
+    pub async fn each_digest(
+        &mut self,
+        patterns: &[String],
+        url: &str,
+        version: &str,
+        label: &str,
+    ) -> Vec<(String, Result<String>)> {
+        let mut found = Vec::new();
+        for pattern in patterns {
+            found.push(self.one(pattern, url, version, label).await);
         }
-        Ok(&self.files[url])
+        found
+    }
+
+    /// One source's digest for the artifact at `url`, and the source as shown.
+    async fn one(
+        &mut self,
+        pattern: &str,
+        url: &str,
+        version: &str,
+        label: &str,
+    ) -> (String, Result<String>) {
+        let (kind, pattern) = match pattern.strip_prefix(GITHUB_API) {
+            Some(rest) => (GITHUB_API, rest),
+            None => ("", pattern),
+        };
+        let checksums = match template::checksums_url(pattern, url, version) {
+            Ok(checksums) => checksums,
+            Err(error) => {
+                let error = OpError::config(format!("{label}: checksums: {error}"));
+                return (format!("{kind}{pattern}"), Err(error.into()));
+            }
+        };
+        let shown = format!("{kind}{}", fetch::redact(&checksums));
+        let asset = template::asset_name(url);
+        let digest = match self.file(kind, &checksums, &shown, label).await {
+            Ok(published) => digest_for(&published.lines, &asset, &shown).map_err(|error| {
+                let error = if published.undigested.contains(&asset) {
+                    format!(
+                        "{shown}: the release lists {asset} but GitHub records no sha256 digest for it"
+                    )
+                } else {
+                    error
+                };
+                OpError::new(Code::Integrity, format!("{label}: {error}")).into()
+            }),
+            Err(error) => Err(error),
+        };
+        (shown, digest)
+    }
+
+    async fn file(
+        &mut self,
+        kind: &str,
+        url: &str,
+        shown: &str,
+        label: &str,
+    ) -> Result<&Published> {
+        let key = format!("{kind}{url}");
+        if !self.files.contains_key(&key) {
+            match self.read(kind, url, label).await {
+                Ok(published) => {
+                    self.files.insert(key.clone(), Ok(published));
+                }
+                // Not this source's failure (offline, a URL that is not one): nothing to remember.
+                Err(error) if matches!(code(&error), Code::Offline | Code::Config) => {
+                    return Err(error);
+                }
+                Err(error) => {
+                    self.files.insert(key, Err(code(&error)));
+                    return Err(error);
+                }
+            }
+        }
+        match &self.files[&key] {
+            Ok(published) => Ok(published),
+            Err(code) => Err(OpError::new(
+                *code,
+                format!("{label}: {shown}: not read again after the failure reported above"),
+            )
+            .into()),
+        }
+    }
+
+    async fn read(&mut self, kind: &str, url: &str, label: &str) -> Result<Published> {
+        let source = self.source(url, label)?;
+        let bytes = fetch::fetch_small(
+            self.client.as_ref(),
+            self.settings,
+            &source,
+            label,
+            MAX_FILE,
+        )
+        .await?;
+        let text = String::from_utf8_lossy(&bytes);
+        let origin = format!("{kind}{}", fetch::redact(url));
+        let parsed = if kind == GITHUB_API {
+            parse_github_release(&text, &origin)
+        } else {
+            parse(&text, &origin).map(|lines| (lines, Vec::new()))
+        };
+        let (lines, undigested) =
+            parsed.map_err(|error| OpError::new(Code::Integrity, format!("{label}: {error}")))?;
+        Ok(Published { lines, undigested })
     }
 
     /// The artifact's size from a HEAD request's `Content-Length`, when the server gives one.
@@ -175,6 +320,14 @@ impl<'a> Upstream<'a> {
         let source = self.source(url, label)?;
         fetch::content_length(self.client.as_ref(), self.settings, &source, label).await
     }
+}
+
+/// The exit code an error chain carries (1 when none).
+fn code(error: &anyhow::Error) -> Code {
+    error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<OpError>())
+        .map_or(Code::Failure, |error| error.code)
 }
 
 #[cfg(test)]
@@ -223,5 +376,29 @@ mod tests {
         // A named line is not a bare digest: it must name the asset.
         let named = parse(&format!("{A}  other\n"), "x.sha256").unwrap();
         assert!(digest_for(&named, "x", "x.sha256").is_err());
+    }
+
+    #[test]
+    fn reads_the_digests_of_a_github_release() {
+        let json = format!(
+            r#"{{"tag_name":"v1","assets":[
+                {{"name":"a.tgz","digest":"sha256:{}","size":3}},
+                {{"name":"b.zip","digest":null}},
+                {{"name":"c.txt"}},
+                {{"name":"d.tgz","digest":"sha512:00"}}]}}"#,
+            A.to_uppercase()
+        );
+        let (lines, undigested) = parse_github_release(&json, "api").unwrap();
+        assert_eq!(digest_for(&lines, "a.tgz", "api").unwrap(), A);
+        assert_eq!(undigested, ["b.zip", "c.txt", "d.tgz"]);
+        assert!(digest_for(&lines, "b.zip", "api").is_err());
+        let error = parse_github_release(r#"{"message":"Not Found"}"#, "api").unwrap_err();
+        assert!(error.contains("api: not a GitHub release"), "{error}");
+        let short = r#"{"assets":[{"name":"a","digest":"sha256:abc"}]}"#;
+        assert!(
+            parse_github_release(short, "api")
+                .unwrap_err()
+                .contains("asset a")
+        );
     }
 }

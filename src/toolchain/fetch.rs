@@ -108,6 +108,21 @@ fn parse_url(url: &str) -> Result<Url> {
     })
 }
 
+/// Whether a request to `url` may carry the GitHub token: HTTPS (never clear text) to
+/// github.com, api.github.com or a `*.githubusercontent.com` host. Judged on where the request
+/// goes, after mirror rewriting: a mirror on another host never sees the token, and reqwest drops
+/// `Authorization` when a redirect leaves the host.
+pub fn is_github_host(url: &Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let host = host.to_ascii_lowercase();
+    url.scheme() == "https"
+        && (host == "github.com"
+            || host == "api.github.com"
+            || host.ends_with(".githubusercontent.com"))
+}
+
 /// Hides the user-info part of a URL (`https://user:token@host/` → `https://***@host/`).
 pub fn redact(url: &str) -> String {
     crate::redact::url(url)
@@ -407,6 +422,21 @@ mod tests {
         assert_eq!(seconds(Some(500 << 20)), 3600);
         assert_eq!(seconds(Some(u64::MAX)), 3600);
         assert_eq!(seconds(None), 3600);
+    }
+
+    #[test]
+    fn only_https_requests_to_github_hosts_carry_the_token() {
+        let github = |url: &str| is_github_host(&Url::parse(url).unwrap());
+        assert!(github("https://github.com/a/b/releases/download/v1/x"));
+        assert!(github("https://API.GitHub.com/repos/a/b/releases/tags/v1"));
+        assert!(github("https://objects.githubusercontent.com/x"));
+        assert!(github("https://release-assets.githubusercontent.com/x"));
+        assert!(!github("http://github.com/a/b"), "clear text");
+        assert!(!github("https://github.com.example.net/a"));
+        assert!(!github("https://evilgithubusercontent.com/a"));
+        assert!(!github("https://gist.github.io/a"));
+        assert!(!github("https://127.0.0.1:8080/github.com/a/b"), "a mirror");
+        assert!(!github("https://storage.googleapis.com/skaffold/x"));
     }
 
     #[test]

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use crate::support::archive::{self, Entry};
 use crate::support::{Reply, Route, Run, Server, TestEnv, dir_names, sha256_hex, walk};
 
-const BASE: &str = "/github.com/acme/fixture/releases/download";
-const KEYS: [&str; 5] = [
+pub(crate) const BASE: &str = "/github.com/acme/fixture/releases/download";
+pub(crate) const KEYS: [&str; 5] = [
     "linux-amd64",
     "linux-arm64",
     "darwin-amd64",
@@ -60,10 +60,10 @@ fn lock_v1() -> String {
     text
 }
 
-struct Upstream {
-    server: Server,
+pub(crate) struct Upstream {
+    pub(crate) server: Server,
     /// (request target, body) of every version-2 artifact.
-    artifacts: Vec<(String, Vec<u8>)>,
+    pub(crate) artifacts: Vec<(String, Vec<u8>)>,
     /// (request target, body) of everything served: artifacts and checksum files.
     files: Vec<(String, Vec<u8>)>,
 }
@@ -78,7 +78,7 @@ impl Upstream {
             .1
     }
 
-    fn sums_path() -> String {
+    pub(crate) fn sums_path() -> String {
         format!("{BASE}/v2.0.0/checksums.txt")
     }
 }
@@ -144,7 +144,7 @@ fn upstream() -> Upstream {
 
 /// A work dir with `lock_v1()` as its toolchain.lock, a DEPENDENCIES.md beside it, and the
 /// loopback upstream as `OP_TOOLCHAIN_MIRROR`.
-fn setup() -> (TestEnv, Upstream, PathBuf) {
+pub(crate) fn setup() -> (TestEnv, Upstream, PathBuf) {
     let up = upstream();
     let mut env = TestEnv::new();
     let lock = env.work().join("toolchain.lock");
@@ -169,7 +169,7 @@ fn fleet(source: &TestEnv, mirror: &str) -> TestEnv {
     fleet
 }
 
-fn update(env: &TestEnv, extra: &[&str]) -> Run {
+pub(crate) fn update(env: &TestEnv, extra: &[&str]) -> Run {
     let mut args = vec![
         "toolchain",
         "lock",

@@ -11,6 +11,7 @@ mod cache_lifecycle;
 mod evidence;
 mod inputs_bounded;
 mod lock_lifecycle;
+mod lock_upstream;
 mod pipeline_bed;
 mod pipeline_build;
 mod pipeline_build_push;

@@ -213,6 +213,12 @@ pub(super) async fn send_passing<T>(
     source: &Source,
     pass: &[reqwest::StatusCode],
 ) -> Result<reqwest::Response, Attempt<T>> {
+    let request = match (&settings.github_token, source) {
+        (Some(token), Source::Http(url)) if super::is_github_host(url) => {
+            request.bearer_auth(token.expose())
+        }
+        _ => request,
+    };
     let response = match request
         .header(reqwest::header::ACCEPT_ENCODING, "identity")
         .send()
@@ -293,6 +299,9 @@ pub(super) async fn send_passing<T>(
             )
             .with_hint(if status == reqwest::StatusCode::NOT_FOUND {
                 "the file is not at that URL: check toolchain.lock, or that the mirror holds it"
+            } else if matches!(source, Source::Http(url) if super::is_github_host(url)) {
+                "GitHub limits requests without a token: set GITHUB_TOKEN (or OP_GITHUB_TOKEN), \
+                 or check that the token may read the repository"
             } else {
                 "check credentials, proxy and OP_TOOLCHAIN_MIRROR"
             })
