@@ -69,6 +69,19 @@ impl Case {
         self.env.write_file("work/toolchain.lock", &text);
     }
 
+    /// The genuine signing: this case's artifact signed by [`IDENTITY`] issued by [`ISSUER`].
+    fn genuine(&self) -> Signing<'_> {
+        Signing::of(self.artifact(), IDENTITY, ISSUER)
+    }
+
+    /// Stores a bundle of `signing` (leaf issued by `authority`, this case's own unless given) and
+    /// records it at the signing's integrated time; returns the bundle.
+    fn sign_and_record(&self, signing: &Signing<'_>, authority: Option<&Authority>) -> String {
+        let bundle = self.sigstore.bundle(signing, authority);
+        self.record(&bundle, signing.integrated_time);
+        bundle
+    }
+
     /// `op toolchain install` fails with exit 3 saying what the evidence lacks, and installs
     /// nothing.
     fn refused(&self, found: &str) {
@@ -87,10 +100,7 @@ impl Case {
 #[test]
 fn a_valid_stored_proof_installs_and_the_warm_path_does_not_read_it_again() {
     let case = Case::new();
-    let bundle = case
-        .sigstore
-        .bundle(&Signing::of(case.artifact(), IDENTITY, ISSUER), None);
-    case.record(&bundle, INTEGRATED_AT);
+    case.sign_and_record(&case.genuine(), None);
     case.env.op(&["toolchain", "install"]).success();
     assert_eq!(case.env.installed().len(), 1, "{:?}", case.env.installed());
     // Verified at install, not at every run: the installed tool runs without the proof.
@@ -101,37 +111,30 @@ fn a_valid_stored_proof_installs_and_the_warm_path_does_not_read_it_again() {
         .success();
 }
 
+/// A bundle of the artifact signed by `identity` with a certificate issued by `issuer` is
+/// refused, the message naming the signer it found.
+fn refused_signer(identity: &str, issuer: &str) {
+    let case = Case::new();
+    case.sign_and_record(&Signing::of(case.artifact(), identity, issuer), None);
+    case.refused(&format!("found signer {identity} issued by {issuer}"));
+}
+
 #[test]
 fn another_signer_is_refused() {
-    let case = Case::new();
     let evil = "https://github.com/evil/fork/.github/workflows/release.yaml@refs/tags/v1.2.3";
-    let bundle = case
-        .sigstore
-        .bundle(&Signing::of(case.artifact(), evil, ISSUER), None);
-    case.record(&bundle, INTEGRATED_AT);
-    case.refused(&format!("found signer {evil} issued by {ISSUER}"));
+    refused_signer(evil, ISSUER);
 }
 
 #[test]
 fn another_oidc_issuer_is_refused() {
-    let case = Case::new();
-    let issuer = "https://accounts.google.com";
-    let bundle = case
-        .sigstore
-        .bundle(&Signing::of(case.artifact(), IDENTITY, issuer), None);
-    case.record(&bundle, INTEGRATED_AT);
-    case.refused(&format!("found signer {IDENTITY} issued by {issuer}"));
+    refused_signer(IDENTITY, "https://accounts.google.com");
 }
 
 #[test]
 fn a_certificate_from_an_untrusted_authority_is_refused() {
     let case = Case::new();
     let rogue = Authority::new("rogue Fulcio");
-    let bundle = case.sigstore.bundle(
-        &Signing::of(case.artifact(), IDENTITY, ISSUER),
-        Some(&rogue),
-    );
-    case.record(&bundle, INTEGRATED_AT);
+    case.sign_and_record(&case.genuine(), Some(&rogue));
     case.refused("does not chain to a certificate authority of");
 }
 
@@ -141,10 +144,9 @@ fn a_certificate_expired_at_the_integrated_time_is_refused() {
     let late = ISSUED_AT + LEAF_LIFETIME + 60;
     let signing = Signing {
         integrated_time: late,
-        ..Signing::of(case.artifact(), IDENTITY, ISSUER)
+        ..case.genuine()
     };
-    let bundle = case.sigstore.bundle(&signing, None);
-    case.record(&bundle, late);
+    case.sign_and_record(&signing, None);
     case.refused(&format!("not valid at the entry's integrated time {late}"));
 }
 
@@ -153,10 +155,9 @@ fn a_signature_over_other_bytes_is_refused() {
     let case = Case::new();
     let signing = Signing {
         signed: b"some other release",
-        ..Signing::of(case.artifact(), IDENTITY, ISSUER)
+        ..case.genuine()
     };
-    let bundle = case.sigstore.bundle(&signing, None);
-    case.record(&bundle, INTEGRATED_AT);
+    case.sign_and_record(&signing, None);
     case.refused("the signature does not verify over sha256");
 }
 
@@ -164,10 +165,7 @@ fn a_signature_over_other_bytes_is_refused() {
 fn a_bundle_for_another_digest_is_refused() {
     let case = Case::new();
     let other = b"some other release";
-    let bundle = case
-        .sigstore
-        .bundle(&Signing::of(other, IDENTITY, ISSUER), None);
-    case.record(&bundle, INTEGRATED_AT);
+    case.sign_and_record(&Signing::of(other, IDENTITY, ISSUER), None);
     case.refused(&format!(
         "the signature is over SHA2_256 {}",
         sha256_hex(other)
@@ -177,10 +175,7 @@ fn a_bundle_for_another_digest_is_refused() {
 #[test]
 fn a_changed_proof_file_is_refused() {
     let case = Case::new();
-    let bundle = case
-        .sigstore
-        .bundle(&Signing::of(case.artifact(), IDENTITY, ISSUER), None);
-    case.record(&bundle, INTEGRATED_AT);
+    let bundle = case.sign_and_record(&case.genuine(), None);
     let path = case.env.work().join(case.proof_relative());
     std::fs::write(&path, bundle.replace("4242", "4243")).unwrap();
     case.refused("the proof file has sha256");
@@ -189,10 +184,7 @@ fn a_changed_proof_file_is_refused() {
 #[test]
 fn a_missing_proof_file_is_refused() {
     let case = Case::new();
-    let bundle = case
-        .sigstore
-        .bundle(&Signing::of(case.artifact(), IDENTITY, ISSUER), None);
-    case.record(&bundle, INTEGRATED_AT);
+    case.sign_and_record(&case.genuine(), None);
     std::fs::remove_file(case.env.work().join(case.proof_relative())).unwrap();
     case.refused("the proof cannot be read");
 }
@@ -200,9 +192,7 @@ fn a_missing_proof_file_is_refused() {
 #[test]
 fn a_forged_log_entry_time_fails_the_log_signature() {
     let case = Case::new();
-    let bundle = case
-        .sigstore
-        .bundle(&Signing::of(case.artifact(), IDENTITY, ISSUER), None);
+    let bundle = case.sigstore.bundle(&case.genuine(), None);
     let forged_time = INTEGRATED_AT + 1;
     let forged = bundle.replace(
         &format!("\"{INTEGRATED_AT}\""),
@@ -217,7 +207,7 @@ fn a_forged_log_entry_time_fails_the_log_signature() {
 fn an_entry_from_an_untrusted_log_is_refused() {
     let case = Case::new();
     let other = Sigstore::new();
-    let bundle = other.bundle(&Signing::of(case.artifact(), IDENTITY, ISSUER), None);
+    let bundle = other.bundle(&case.genuine(), None);
     case.record(&bundle, INTEGRATED_AT);
     case.refused("does not trust");
 }

@@ -144,15 +144,17 @@ struct RawMaterial {
     tlog_entries: Vec<RawTlogEntry>,
 }
 
+// `X509CertificateChain`, `X509Certificate` and `LogId` of the Sigstore protobuf specs, shared
+// with the trusted root.
 #[derive(Deserialize)]
-struct RawChain {
-    certificates: Vec<RawBytes>,
+pub(super) struct RawChain {
+    pub(super) certificates: Vec<RawBytes>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct RawBytes {
-    raw_bytes: String,
+pub(super) struct RawBytes {
+    pub(super) raw_bytes: String,
 }
 
 #[derive(Deserialize)]
@@ -167,8 +169,8 @@ struct RawTlogEntry {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct RawLogId {
-    key_id: String,
+pub(super) struct RawLogId {
+    pub(super) key_id: String,
 }
 
 #[derive(Deserialize)]

@@ -141,12 +141,7 @@ pub fn parse_policy(
     version: &str,
     checksum_sources: usize,
 ) -> Result<Policy, String> {
-    let in_field = |message: String| format!("field `evidence`: {message}");
-    let Value::Table(table) = value else {
-        return Err(in_field("must be a table".into()));
-    };
-    known_keys(table, &["kind", "identity", "issuer", "source", "tag"]).map_err(in_field)?;
-    let kind = Kind::parse(&required(table, "kind").map_err(in_field)?).map_err(in_field)?;
+    let (table, kind) = evidence_table(value, &["kind", "identity", "issuer", "source", "tag"])?;
     let expand = |field: &str| -> Result<Option<String>, String> {
         let text = optional_string(table, field).map_err(in_field)?;
         match text {
@@ -203,12 +198,8 @@ pub fn parse_policy(
 
 /// Parses `[tools.X.platforms.P.evidence]` of an artifact whose lock digest is `sha256`.
 pub fn parse_record(value: &Value, sha256: &str) -> Result<Record, String> {
-    let in_field = |message: String| format!("field `evidence`: {message}");
-    let Value::Table(table) = value else {
-        return Err(in_field("must be a table".into()));
-    };
-    known_keys(
-        table,
+    let (table, kind) = evidence_table(
+        value,
         &[
             "kind",
             "subject",
@@ -218,9 +209,7 @@ pub fn parse_record(value: &Value, sha256: &str) -> Result<Record, String> {
             "proof",
             "proof_sha256",
         ],
-    )
-    .map_err(in_field)?;
-    let kind = Kind::parse(&required(table, "kind").map_err(in_field)?).map_err(in_field)?;
+    )?;
     let subject = hex64(table, "subject").map_err(in_field)?;
     let subject = subject.ok_or_else(|| in_field("field `subject`: missing".into()))?;
     if kind == Kind::CosignKeylessBlob && subject != sha256 {
@@ -311,6 +300,21 @@ pub fn locate(tools: &mut [crate::toolchain::lock::Tool], lock_dir: Option<&std:
             proof.lock_dir = Some(lock_dir.map_or_else(PathBuf::new, std::path::Path::to_path_buf));
         }
     }
+}
+
+/// `message` placed in the `evidence` field.
+fn in_field(message: String) -> String {
+    format!("field `evidence`: {message}")
+}
+
+/// An `evidence` table holding only `known` keys, and its required `kind`.
+fn evidence_table<'a>(value: &'a Value, known: &[&str]) -> Result<(&'a toml::Table, Kind), String> {
+    let Value::Table(table) = value else {
+        return Err(in_field("must be a table".into()));
+    };
+    known_keys(table, known).map_err(in_field)?;
+    let kind = Kind::parse(&required(table, "kind").map_err(in_field)?).map_err(in_field)?;
+    Ok((table, kind))
 }
 
 fn known_keys(table: &toml::Table, known: &[&str]) -> Result<(), String> {

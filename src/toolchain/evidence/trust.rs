@@ -8,6 +8,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 
+use super::bundle::{RawChain, RawLogId};
 use crate::error::OpError;
 
 /// The public Sigstore trusted root (`trusted_root.json` of the Sigstore TUF repository).
@@ -192,17 +193,6 @@ struct RawAuthority {
 }
 
 #[derive(Deserialize)]
-struct RawChain {
-    certificates: Vec<RawBytes>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RawBytes {
-    raw_bytes: String,
-}
-
-#[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RawLog {
     public_key: RawKey,
@@ -217,12 +207,6 @@ struct RawKey {
     key_details: String,
     #[serde(default)]
     valid_for: RawWindow,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RawLogId {
-    key_id: String,
 }
 
 #[derive(Deserialize, Default)]
