@@ -70,46 +70,63 @@ fn without_metadata_file(mut argv: Vec<String>) -> Vec<String> {
     argv
 }
 
+/// `op build-push --repo ghcr.io/acme FLAGS`.
+fn to_ghcr<'a>(flags: &[&'a str]) -> Vec<&'a str> {
+    [&["build-push", "--repo", "ghcr.io/acme"][..], flags].concat()
+}
+
+/// `op build-push --repo ghcr.io/acme --platform linux/amd64,linux/arm64 MORE`.
+fn two_platforms<'a>(more: &[&'a str]) -> Vec<&'a str> {
+    to_ghcr(&[&["--platform", "linux/amd64,linux/arm64"][..], more].concat())
+}
+
+/// `docker buildx imagetools create` joining the two platform images of `ghcr.io/acme/IMAGE`
+/// into one index tagged `2.0.0` and `latest`.
+fn index_of(image: &str) -> Vec<String> {
+    let image = format!("ghcr.io/acme/{image}");
+    strings(&[
+        "buildx",
+        "imagetools",
+        "create",
+        "-t",
+        &format!("{image}:2.0.0"),
+        "-t",
+        &format!("{image}:latest"),
+        &format!("{image}:2.0.0-linux-amd64"),
+        &format!("{image}:2.0.0-linux-arm64"),
+    ])
+}
+
 #[test]
 fn several_platforms_build_per_platform_with_pack_and_with_buildx_for_dockerfiles() {
     let pipeline = app();
-    pipeline
-        .env
-        .op(&[
-            "build-push",
-            "--repo",
-            "ghcr.io/acme",
-            "--platform",
-            "linux/amd64,linux/arm64",
-        ])
-        .success();
+    pipeline.env.op(&two_platforms(&[])).success();
     let work = pipeline.work();
+    let on = |reference: &str, context: &str, platform: &str| {
+        pack_argv(&work, reference, context, &["--platform", platform])
+    };
     assert_eq!(
         pipeline.argv_of("pack"),
         [
-            pack_argv(
-                &work,
+            on(
                 "ghcr.io/acme/api:2.0.0-linux-amd64",
                 "services/api",
-                &["--platform", "linux/amd64"],
+                "linux/amd64"
             ),
-            pack_argv(
-                &work,
+            on(
                 "ghcr.io/acme/api:2.0.0-linux-arm64",
                 "services/api",
-                &["--platform", "linux/arm64"],
+                "linux/arm64"
             ),
-            pack_argv(
-                &work,
+            on(
                 "ghcr.io/acme/team/worker:2.0.0-linux-amd64",
                 "services/worker",
-                &["--platform", "linux/amd64"],
+                "linux/amd64",
             ),
-            pack_argv(
-                &work,
+            on(
                 "ghcr.io/acme/team/worker:2.0.0-linux-arm64",
                 "services/worker",
-                &["--platform", "linux/arm64"],
+                "linux/arm64",
             ),
         ],
         "pack 0.40 builds one platform per run: one build per platform, to its own tag"
@@ -122,28 +139,8 @@ fn several_platforms_build_per_platform_with_pack_and_with_buildx_for_dockerfile
     assert_eq!(
         docker,
         [
-            strings(&[
-                "buildx",
-                "imagetools",
-                "create",
-                "-t",
-                "ghcr.io/acme/api:2.0.0",
-                "-t",
-                "ghcr.io/acme/api:latest",
-                "ghcr.io/acme/api:2.0.0-linux-amd64",
-                "ghcr.io/acme/api:2.0.0-linux-arm64",
-            ]),
-            strings(&[
-                "buildx",
-                "imagetools",
-                "create",
-                "-t",
-                "ghcr.io/acme/team/worker:2.0.0",
-                "-t",
-                "ghcr.io/acme/team/worker:latest",
-                "ghcr.io/acme/team/worker:2.0.0-linux-amd64",
-                "ghcr.io/acme/team/worker:2.0.0-linux-arm64",
-            ]),
+            index_of("api"),
+            index_of("team/worker"),
             strings(&[
                 "buildx",
                 "build",
@@ -172,14 +169,7 @@ fn several_platforms_build_per_platform_with_pack_and_with_buildx_for_dockerfile
     assert!(leftovers(&work).is_empty());
 
     pipeline.clear_log();
-    let run = pipeline.env.op(&[
-        "build-push",
-        "--repo",
-        "ghcr.io/acme",
-        "--platform",
-        "linux/amd64,linux/arm64",
-        "--dry-run",
-    ]);
+    let run = pipeline.env.op(&two_platforms(&["--dry-run"]));
     run.success();
     assert!(
         run.stdout.contains(" buildx imagetools create -t ghcr.io/acme/api:2.0.0 -t ghcr.io/acme/api:latest ghcr.io/acme/api:2.0.0-linux-amd64 ghcr.io/acme/api:2.0.0-linux-arm64)"),
@@ -195,13 +185,7 @@ fn one_platform_is_passed_on_and_keeps_the_usual_tags() {
     pipeline.set("FIXTURE_BUILDX_NO_DIGEST", "1");
     pipeline
         .env
-        .op(&[
-            "build-push",
-            "--repo",
-            "ghcr.io/acme",
-            "--platform",
-            "linux/arm64/v8",
-        ])
+        .op(&to_ghcr(&["--platform", "linux/arm64/v8"]))
         .success()
         .stderr_has("docker buildx wrote no digest for ghcr.io/acme/web:2.0.0");
     let work = pipeline.work();
@@ -235,17 +219,14 @@ fn cache_image_and_sbom_output_dir_per_artifact_and_platform() {
     let sboms = text(&work.join("sboms"));
     pipeline
         .env
-        .op(&[
-            "build-push",
-            "--repo",
-            "ghcr.io/acme",
+        .op(&to_ghcr(&[
             "--tag",
             "pr-7",
             "--cache-image",
             "ghcr.io/acme/cache",
             "--sbom-output-dir",
             "sboms",
-        ])
+        ]))
         .success();
     assert_eq!(
         pipeline.argv_of("pack"),
@@ -286,15 +267,7 @@ fn cache_image_and_sbom_output_dir_per_artifact_and_platform() {
     pipeline.set("OP_CACHE_IMAGE", "registry.example:5000/ci/cache:main");
     pipeline
         .env
-        .op(&[
-            "build-push",
-            "--repo",
-            "ghcr.io/acme",
-            "--platform",
-            "linux/amd64,linux/arm64",
-            "--sbom-output-dir",
-            &sboms,
-        ])
+        .op(&two_platforms(&["--sbom-output-dir", &sboms]))
         .success();
     let pack = pipeline.argv_of("pack");
     assert_eq!(

@@ -126,12 +126,9 @@ fn each_command_installs_only_the_pinned_tools_it_runs() {
 
     // promote-image runs crane only (whatever the copy's outcome).
     let mut pipeline = project(&mirror);
-    pipeline.write(
-        "build_result.json",
-        r#"{"builds":[{"imageName":"api","tag":"dev.io/p/api:1.0.0"}]}"#,
-    );
     pipeline
-        .set("GOOGLE_GKE_IMAGE_REPOSITORY", "dev.io/p")
+        .env
+        .built_api_on_dev("1.0.0")
         .set("GOOGLE_GKE_IMAGE_PP_REPOSITORY", "pp.io/p");
     let promoted = pipeline
         .env

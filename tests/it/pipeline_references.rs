@@ -31,8 +31,41 @@ fn transcript() -> String {
     )
 }
 
-fn result(pipeline: &Pipeline) -> serde_json::Value {
-    serde_json::from_str(&read(pipeline, "build_result.json")).unwrap()
+/// `build_result.json` records exactly `builds` (image name, reference), in order.
+#[track_caller]
+fn assert_builds(pipeline: &Pipeline, builds: &[(&str, &str)], why: &str) {
+    let result: serde_json::Value =
+        serde_json::from_str(&read(pipeline, "build_result.json")).unwrap();
+    let builds: Vec<serde_json::Value> = builds
+        .iter()
+        .map(|(name, tag)| serde_json::json!({"imageName": name, "tag": tag}))
+        .collect();
+    assert_eq!(result, serde_json::json!({ "builds": builds }), "{why}");
+}
+
+/// crane's calls copying `ghcr.io/acme/IMAGE:TAG` to quay.io/acme: the source's digest, the
+/// copy by that digest, the destination's digest read back.
+fn copied_to_quay(image: &str, tag: &str) -> Vec<Vec<String>> {
+    vec![
+        strings(&["digest", &format!("ghcr.io/acme/{image}:{tag}")]),
+        strings(&[
+            "copy",
+            &format!("ghcr.io/acme/{image}@{DIGEST}"),
+            &format!("quay.io/acme/{image}:{tag}"),
+        ]),
+        strings(&["digest", &format!("quay.io/acme/{image}:{tag}")]),
+    ]
+}
+
+/// A promotion from dev (`dev.io/p`) to pp (`pp.io/p`) of `dev.io/p/api:1@DIGEST`.
+fn promotable(pipeline: &mut Pipeline) -> &mut Pipeline {
+    pipeline.write(
+        "build_result.json",
+        &format!("{{\"builds\":[\"dev.io/p/api:1@{DIGEST}\"]}}"),
+    );
+    pipeline
+        .set("GOOGLE_GKE_IMAGE_REPOSITORY", "dev.io/p")
+        .set("GOOGLE_GKE_IMAGE_PP_REPOSITORY", "pp.io/p")
 }
 
 #[test]
@@ -43,13 +76,13 @@ fn no_file_output_reads_skaffold_v2_tag_lines_not_the_push_digest() {
         .env
         .op(&["push", "--default-repo", "ghcr.io/acme", "--no-file-output"])
         .success();
-    assert_eq!(
-        result(&pipeline),
-        serde_json::json!({"builds": [
-            {"imageName": "api", "tag": "ghcr.io/acme/api:v1.4.0-3-g1a2b3c4"},
-            {"imageName": "team/worker", "tag": "ghcr.io/acme/team/worker:v1.4.0-3-g1a2b3c4"},
-        ]}),
-        "every artifact by its ` - NAME -> REF` line; never docker push's `TAG: digest: sha256:…`"
+    assert_builds(
+        &pipeline,
+        &[
+            ("api", "ghcr.io/acme/api:v1.4.0-3-g1a2b3c4"),
+            ("team/worker", "ghcr.io/acme/team/worker:v1.4.0-3-g1a2b3c4"),
+        ],
+        "every artifact by its ` - NAME -> REF` line; never docker push's `TAG: digest: sha256:…`",
     );
 }
 
@@ -93,32 +126,17 @@ fn push_all_copies_bare_references_from_the_registry_pushed_to() {
         r#"{"builds":[{"imageName":"app","tag":"app:1"},{"imageName":"web","tag":"abc123"}]}"#,
     );
     pipeline.env.op(&["push", "--push-all"]).success();
-    assert_eq!(
-        result(&pipeline),
-        serde_json::json!({"builds": [
-            {"imageName": "app", "tag": "ghcr.io/acme/app:1"},
-            {"imageName": "web", "tag": "ghcr.io/acme/web:abc123"},
-        ]}),
-        "a bare reference is in the registry pushed to; a bare tag is <imageName>:tag"
+    assert_builds(
+        &pipeline,
+        &[
+            ("app", "ghcr.io/acme/app:1"),
+            ("web", "ghcr.io/acme/web:abc123"),
+        ],
+        "a bare reference is in the registry pushed to; a bare tag is <imageName>:tag",
     );
     assert_eq!(
         pipeline.argv_of("crane"),
-        [
-            strings(&["digest", "ghcr.io/acme/app:1"]),
-            strings(&[
-                "copy",
-                &format!("ghcr.io/acme/app@{DIGEST}"),
-                "quay.io/acme/app:1"
-            ]),
-            strings(&["digest", "quay.io/acme/app:1"]),
-            strings(&["digest", "ghcr.io/acme/web:abc123"]),
-            strings(&[
-                "copy",
-                &format!("ghcr.io/acme/web@{DIGEST}"),
-                "quay.io/acme/web:abc123"
-            ]),
-            strings(&["digest", "quay.io/acme/web:abc123"]),
-        ],
+        [copied_to_quay("app", "1"), copied_to_quay("web", "abc123")].concat(),
         "never `app:1` as it is (docker.io/library/app:1 to crane)"
     );
 }
@@ -145,14 +163,7 @@ fn a_destination_that_reads_back_another_digest_fails_naming_both() {
     );
 
     let mut promote = bed();
-    promote.write(
-        "build_result.json",
-        &format!("{{\"builds\":[\"dev.io/p/api:1@{DIGEST}\"]}}"),
-    );
-    promote
-        .set("GOOGLE_GKE_IMAGE_REPOSITORY", "dev.io/p")
-        .set("GOOGLE_GKE_IMAGE_PP_REPOSITORY", "pp.io/p")
-        .set("FIXTURE_CRANE_REWRITES", &rewritten);
+    promotable(&mut promote).set("FIXTURE_CRANE_REWRITES", &rewritten);
     promote
         .env
         .op(&["promote-image", "--source", "dev", "--destination", "pp"])
@@ -165,13 +176,7 @@ fn a_destination_that_reads_back_another_digest_fails_naming_both() {
 #[test]
 fn crane_is_retried_on_429_5xx_and_connection_errors_only() {
     let mut pipeline = bed();
-    pipeline.write(
-        "build_result.json",
-        &format!("{{\"builds\":[\"dev.io/p/api:1@{DIGEST}\"]}}"),
-    );
-    pipeline
-        .set("GOOGLE_GKE_IMAGE_REPOSITORY", "dev.io/p")
-        .set("GOOGLE_GKE_IMAGE_PP_REPOSITORY", "pp.io/p");
+    promotable(&mut pipeline);
     let promote = ["promote-image", "--source", "dev", "--destination", "pp"];
     let too_many = "Error: PUT https://pp.io/v2/p/api/manifests/1: unexpected status code 429 Too Many Requests";
     pipeline

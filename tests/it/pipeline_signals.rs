@@ -89,18 +89,24 @@ fn alive(pid: u32) -> bool {
 
 /// Waits for `op` to end (bounded by [`STOP`], then SIGKILL); returns its status and stderr.
 fn ended(mut spawned: Spawned) -> (ExitStatus, String) {
-    let deadline = Instant::now() + STOP;
-    let status = loop {
-        if let Some(status) = spawned.child.try_wait().expect("poll op") {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = spawned.child.kill();
-            break spawned.child.wait().expect("reap op");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = reaped(&mut spawned.child);
     (status, spawned.stderr_so_far())
+}
+
+/// Sends SIGTERM to `op` once `tool` (a `trap` fixture) runs, and checks that the signal
+/// reached `tool`, that `op` ended with its code (42) and that `tool` is gone.
+#[track_caller]
+fn sigterm_reaches(pipeline: &Pipeline, spawned: Spawned, tool: &str) {
+    let child = trapping_pid(pipeline, &spawned, tool);
+    send("TERM", spawned.pid());
+    let (status, stderr) = ended(spawned);
+    assert_eq!(
+        status.code(),
+        Some(42),
+        "{tool}'s code: {status:?}\n{stderr}"
+    );
+    assert_eq!(signals_seen(pipeline), format!("{tool} TERM\n"));
+    assert!(!alive(child), "{tool} left running after op ended");
 }
 
 /// The exit code as a shell reports it: the code, or 128+N when killed by signal N.
@@ -122,16 +128,7 @@ fn sigterm_during_a_captured_push_reaches_skaffold_and_its_code_comes_back() {
     let spawned = pipeline
         .env
         .spawn(&["push", "--default-repo", "r.io", "--no-file-output"]);
-    let skaffold = trapping_pid(&pipeline, &spawned, "skaffold");
-    send("TERM", spawned.pid());
-    let (status, stderr) = ended(spawned);
-    assert_eq!(
-        status.code(),
-        Some(42),
-        "skaffold's code: {status:?}\n{stderr}"
-    );
-    assert_eq!(signals_seen(&pipeline), "skaffold TERM\n");
-    assert!(!alive(skaffold), "skaffold left running after op ended");
+    sigterm_reaches(&pipeline, spawned, "skaffold");
     assert!(
         !pipeline.work().join("build_result.json").exists(),
         "nothing written after an interrupted build"
@@ -141,12 +138,9 @@ fn sigterm_during_a_captured_push_reaches_skaffold_and_its_code_comes_back() {
 #[test]
 fn sigterm_during_a_kubectl_poll_reaches_it_and_stops_the_polling() {
     let mut pipeline = bed();
-    pipeline.write(
-        "build_result.json",
-        r#"{"builds":[{"imageName":"api","tag":"dev.io/p/api:1.2.0"}]}"#,
-    );
     pipeline
-        .set("GOOGLE_GKE_IMAGE_REPOSITORY", "dev.io/p")
+        .env
+        .built_api_on_dev("1.2.0")
         .set("FIXTURE_KUBECTL_SIGNAL", "trap");
     let spawned = pipeline.env.spawn(&[
         "watch-deployment",
@@ -159,16 +153,7 @@ fn sigterm_during_a_kubectl_poll_reaches_it_and_stops_the_polling() {
         "--interval",
         "50ms",
     ]);
-    let kubectl = trapping_pid(&pipeline, &spawned, "kubectl");
-    send("TERM", spawned.pid());
-    let (status, stderr) = ended(spawned);
-    assert_eq!(
-        status.code(),
-        Some(42),
-        "kubectl's code: {status:?}\n{stderr}"
-    );
-    assert_eq!(signals_seen(&pipeline), "kubectl TERM\n");
-    assert!(!alive(kubectl), "kubectl left running after op ended");
+    sigterm_reaches(&pipeline, spawned, "kubectl");
     assert_eq!(
         pipeline.argv_of("kubectl").len(),
         1,
@@ -298,6 +283,16 @@ fn reaped(child: &mut Child) -> ExitStatus {
     }
 }
 
+/// Sends SIGTERM to `op` (PID 1 under `unshare`) and checks that it ends with 143 (`when`
+/// says at which point).
+#[track_caller]
+fn sigterm_ends_pid_1(pipeline: &Pipeline, unshare: &mut Child, op: u32, when: &str) {
+    send("TERM", op);
+    let status = reaped(unshare);
+    let stderr = std::fs::read_to_string(pipeline.env.root().join("pid1.err")).unwrap();
+    assert_eq!(shell_code(status), 143, "{when}: {status:?}\n{stderr}");
+}
+
 /// As PID 1 (a container's `docker stop`), where the kernel drops signals nobody handles,
 /// SIGTERM still ends `op` with 143: while the toolchain downloads, before any child, and
 /// after a child has finished.
@@ -321,14 +316,7 @@ fn as_pid_1_sigterm_ends_op_before_and_after_children() {
         wait_until(STARTUP, || server.request_count() > 0),
         "no download started"
     );
-    send("TERM", op);
-    let status = reaped(&mut unshare);
-    let stderr = std::fs::read_to_string(pipeline.env.root().join("pid1.err")).unwrap();
-    assert_eq!(
-        shell_code(status),
-        143,
-        "during the download: {status:?}\n{stderr}"
-    );
+    sigterm_ends_pid_1(&pipeline, &mut unshare, op, "during the download");
 
     let pipeline = registry_never_ready();
     let certs = pipeline.env.root().join("certs");
@@ -339,14 +327,7 @@ fn as_pid_1_sigterm_ends_op_before_and_after_children() {
         return;
     };
     assert!(wait_until(STARTUP, || probing(&pipeline)), "never probed");
-    send("TERM", op);
-    let status = reaped(&mut unshare);
-    let stderr = std::fs::read_to_string(pipeline.env.root().join("pid1.err")).unwrap();
-    assert_eq!(
-        shell_code(status),
-        143,
-        "after docker run: {status:?}\n{stderr}"
-    );
+    sigterm_ends_pid_1(&pipeline, &mut unshare, op, "after docker run");
 }
 
 /// A child killed by signal N gives 128+N, with inherited output and with captured output.

@@ -10,7 +10,7 @@ use crate::support::{
 use crate::toolchain_install::{assert_installed, three_tools};
 
 /// A raw fixture tool of about 4 KiB (a script padded with a comment), slow to drip.
-fn padded_tool() -> (Lock, Pin) {
+pub fn padded_tool() -> (Lock, Pin) {
     let mut body = fixture_script("fixture-tool", 0);
     body.extend_from_slice(format!("# {}\n", "x".repeat(4000)).as_bytes());
     let url = "https://github.com/acme/fixture-tool/releases/download/v1.2.3/fixture-tool";

@@ -41,6 +41,14 @@ fn refused(env: &mut TestEnv, server: &Server, path: &Path, what: &str) {
     env.assert_nothing_installed();
 }
 
+/// [`refused`] for an `SSL_CERT_FILE` named `name` holding `contents`.
+#[track_caller]
+fn refused_file(name: &str, contents: &str, what: &str) {
+    let (mut env, server, _tls, _lock) = https_mirror();
+    let path = env.write_file(name, contents);
+    refused(&mut env, &server, &path, what);
+}
+
 #[test]
 fn a_server_certificate_from_an_unknown_ca_is_explained() {
     let (env, server, _tls, _lock) = https_mirror();
@@ -81,24 +89,22 @@ fn the_right_ca_in_ssl_cert_file_is_trusted() {
 
 #[test]
 fn an_ssl_cert_file_without_pem_certificates_is_exit_2_naming_it() {
-    let (mut env, server, _tls, _lock) = https_mirror();
-    let path = env.write_file("not-a-bundle.txt", "hello, not a certificate\n");
-    refused(&mut env, &server, &path, "no PEM certificates");
+    refused_file(
+        "not-a-bundle.txt",
+        "hello, not a certificate\n",
+        "no PEM certificates",
+    );
 }
 
 #[test]
 fn an_ssl_cert_file_with_a_broken_certificate_is_exit_2_naming_it() {
-    let (mut env, server, _tls, _lock) = https_mirror();
     let broken = "-----BEGIN CERTIFICATE-----\nAAAAAAAA\n-----END CERTIFICATE-----\n";
-    let path = env.write_file("broken.pem", broken);
-    refused(&mut env, &server, &path, "certificate 1");
+    refused_file("broken.pem", broken, "certificate 1");
 }
 
 #[test]
 fn an_empty_ssl_cert_file_is_exit_2_naming_it() {
-    let (mut env, server, _tls, _lock) = https_mirror();
-    let path = env.write_file("empty.pem", "");
-    refused(&mut env, &server, &path, "no PEM certificates");
+    refused_file("empty.pem", "", "no PEM certificates");
 }
 
 #[test]

@@ -232,6 +232,14 @@ impl TestEnv {
         path
     }
 
+    /// A project whose last build pushed `api` as `dev.io/p/api:TAG` (its `build_result.json`),
+    /// with the dev environment's repository, `GOOGLE_GKE_IMAGE_REPOSITORY`, at `dev.io/p`.
+    pub fn built_api_on_dev(&mut self, tag: &str) -> &mut TestEnv {
+        let result = format!(r#"{{"builds":[{{"imageName":"api","tag":"dev.io/p/api:{tag}"}}]}}"#);
+        self.write_file("work/build_result.json", &result);
+        self.set("GOOGLE_GKE_IMAGE_REPOSITORY", "dev.io/p")
+    }
+
     /// The `op` command with a scrubbed environment: only PATH, HOME, the cache, plain output,
     /// and a dead proxy so that any request not aimed at 127.0.0.1 fails instead of leaving the
     /// machine; then whatever the test set.
