@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use super::server::accept_until;
 use super::wire::{parse_head, read_head, reason};
 
 /// The longest a watch is held open.
@@ -112,7 +113,16 @@ impl Kube {
             stop: AtomicBool::new(false),
         });
         let accept_shared = shared.clone();
-        let accept = std::thread::spawn(move || accept_loop(listener, &accept_shared));
+        let accept = std::thread::spawn(move || {
+            accept_until(
+                &listener,
+                &accept_shared,
+                |shared| shared.stop.load(Ordering::SeqCst),
+                |stream, shared| {
+                    let _ = handle(stream, shared);
+                },
+            );
+        });
         Kube {
             addr,
             shared,
@@ -165,33 +175,6 @@ pub fn write_kubeconfig(path: &Path, server: &str) {
          current-context: stand-in\nusers:\n- name: tester\n  user: {{}}\npreferences: {{}}\n"
     );
     std::fs::write(path, text).expect("write kubeconfig");
-}
-
-fn accept_loop(listener: TcpListener, shared: &Arc<Shared>) {
-    let mut connections: Vec<(TcpStream, JoinHandle<()>)> = Vec::new();
-    while !shared.stop.load(Ordering::SeqCst) {
-        match listener.accept() {
-            Ok((stream, _)) => {
-                let _ = stream.set_nonblocking(false);
-                let Ok(handle_stream) = stream.try_clone() else {
-                    continue;
-                };
-                let conn_shared = shared.clone();
-                let thread = std::thread::spawn(move || {
-                    let _ = handle(handle_stream, &conn_shared);
-                });
-                connections.push((stream, thread));
-                connections.retain(|(_, thread)| !thread.is_finished());
-            }
-            Err(_) => std::thread::sleep(Duration::from_millis(5)),
-        }
-    }
-    for (stream, _) in &connections {
-        let _ = stream.shutdown(Shutdown::Both);
-    }
-    for (_, thread) in connections {
-        let _ = thread.join();
-    }
 }
 
 fn status(code: u16, reason: &str, message: &str, name: &str) -> Value {

@@ -163,7 +163,14 @@ impl Server {
             tunnel,
         });
         let accept_shared = shared.clone();
-        let accept = std::thread::spawn(move || accept_loop(listener, accept_shared));
+        let accept = std::thread::spawn(move || {
+            accept_until(
+                &listener,
+                &accept_shared,
+                |shared| shared.stop.load(Ordering::SeqCst),
+                handle,
+            );
+        });
         Server {
             addr,
             shared,
@@ -252,9 +259,17 @@ pub fn dead_url() -> String {
     format!("http://127.0.0.1:{port}")
 }
 
-fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+/// Accepts connections on the nonblocking `listener` until `stop` says so, each served by
+/// `handle` on its own thread; then cuts every connection still open so that their threads end
+/// now, and joins them.
+pub fn accept_until<S: Send + Sync + 'static>(
+    listener: &TcpListener,
+    shared: &Arc<S>,
+    stop: impl Fn(&S) -> bool,
+    handle: fn(TcpStream, &S),
+) {
     let mut connections: Vec<(TcpStream, JoinHandle<()>)> = Vec::new();
-    while !shared.stop.load(Ordering::SeqCst) {
+    while !stop(shared) {
         match listener.accept() {
             Ok((stream, _)) => {
                 let _ = stream.set_nonblocking(false);
@@ -269,7 +284,6 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
             Err(_) => std::thread::sleep(Duration::from_millis(5)),
         }
     }
-    // Cut every connection still open so that their threads end now.
     for (stream, _) in &connections {
         let _ = stream.shutdown(Shutdown::Both);
     }
