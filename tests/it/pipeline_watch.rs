@@ -46,28 +46,22 @@ fn watch(pipeline: &Pipeline, component: &str, environment: &str, extra: &[&str]
     pipeline.env.op(&watch_args(component, environment, extra))
 }
 
+/// kubectl's argv in `namespace`: `-n NAMESPACE REST`.
+fn kubectl_argv(namespace: &str, rest: &[&str]) -> Vec<String> {
+    strings(&[&["-n", namespace], rest].concat())
+}
+
 fn get_argv(namespace: &str, component: &str) -> Vec<String> {
-    strings(&[
-        "-n",
-        namespace,
-        "get",
-        "deployment",
-        component,
-        "-o",
-        &jsonpath(component),
-    ])
+    let output = jsonpath(component);
+    kubectl_argv(namespace, &["get", "deployment", component, "-o", &output])
 }
 
 fn rollout_argv(namespace: &str, component: &str, timeout: &str) -> Vec<String> {
-    strings(&[
-        "-n",
+    let deployment = format!("deployment/{component}");
+    kubectl_argv(
         namespace,
-        "rollout",
-        "status",
-        &format!("deployment/{component}"),
-        "--timeout",
-        timeout,
-    ])
+        &["rollout", "status", &deployment, "--timeout", timeout],
+    )
 }
 
 #[test]

@@ -7,7 +7,7 @@
 //! log; a kubeconfig.
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::server::accept_until;
+use super::server::listen;
 use super::wire::{parse_head, read_head, reason};
 
 /// The longest a watch is held open.
@@ -104,25 +104,18 @@ pub struct Kube {
 impl Kube {
     /// A stand-in serving `deployment` (`None`: no deployment at all).
     pub fn start(deployment: Option<Deployment>) -> Kube {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        listener.set_nonblocking(true).expect("nonblocking");
-        let addr = listener.local_addr().expect("local addr");
         let shared = Arc::new(Shared {
             deployment: Mutex::new(deployment),
             log: Mutex::new(Vec::new()),
             stop: AtomicBool::new(false),
         });
-        let accept_shared = shared.clone();
-        let accept = std::thread::spawn(move || {
-            accept_until(
-                &listener,
-                &accept_shared,
-                |shared| shared.stop.load(Ordering::SeqCst),
-                |stream, shared| {
-                    let _ = handle(stream, shared);
-                },
-            );
-        });
+        let (addr, accept) = listen(
+            &shared,
+            |shared| &shared.stop,
+            |stream, shared| {
+                let _ = handle(stream, shared);
+            },
+        );
         Kube {
             addr,
             shared,
