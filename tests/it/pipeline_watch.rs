@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use crate::pipeline_bed::{FLUX, Pipeline, strings, under};
+use crate::support::Run;
 
 fn jsonpath(container: &str) -> String {
     format!("jsonpath={{.spec.template.spec.containers[?(@.name==\"{container}\")].image}}")
@@ -23,45 +24,56 @@ fn watched() -> Pipeline {
     pipeline
 }
 
-fn get_argv(namespace: &str, component: &str) -> Vec<String> {
-    strings(&[
-        "-n",
-        namespace,
-        "get",
-        "deployment",
+/// `watch-deployment --component COMPONENT --environment ENVIRONMENT EXTRA`.
+pub(crate) fn watch_args<'a>(
+    component: &'a str,
+    environment: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec![
+        "watch-deployment",
+        "--component",
         component,
-        "-o",
-        &jsonpath(component),
-    ])
+        "--environment",
+        environment,
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+/// `op watch-deployment --component COMPONENT --environment ENVIRONMENT EXTRA`.
+fn watch(pipeline: &Pipeline, component: &str, environment: &str, extra: &[&str]) -> Run {
+    pipeline.env.op(&watch_args(component, environment, extra))
+}
+
+/// kubectl's argv in `namespace`: `-n NAMESPACE REST`.
+fn kubectl_argv(namespace: &str, rest: &[&str]) -> Vec<String> {
+    strings(&[&["-n", namespace], rest].concat())
+}
+
+fn get_argv(namespace: &str, component: &str) -> Vec<String> {
+    let output = jsonpath(component);
+    kubectl_argv(namespace, &["get", "deployment", component, "-o", &output])
 }
 
 fn rollout_argv(namespace: &str, component: &str, timeout: &str) -> Vec<String> {
-    strings(&[
-        "-n",
+    let deployment = format!("deployment/{component}");
+    kubectl_argv(
         namespace,
-        "rollout",
-        "status",
-        &format!("deployment/{component}"),
-        "--timeout",
-        timeout,
-    ])
+        &["rollout", "status", &deployment, "--timeout", timeout],
+    )
 }
 
 #[test]
 fn polls_until_the_image_matches_then_waits_for_the_rollout() {
     let mut pipeline = watched();
     pipeline.set("FIXTURE_POLLS", "3");
-    let run = pipeline.env.op(&[
-        "watch-deployment",
-        "--component",
+    let run = watch(
+        &pipeline,
         "api",
-        "--environment",
         "dev",
-        "--namespace",
-        "apps",
-        "--interval",
-        "50ms",
-    ]);
+        &["--namespace", "apps", "--interval", "50ms"],
+    );
     run.success()
         .stderr_has(
             "Waiting for deployment api to use image dev.io/p/api:1.2.0 (container api) ...",
@@ -92,17 +104,7 @@ fn failing_polls_keep_polling() {
         .set("FIXTURE_POLLS", "3")
         .set("FIXTURE_GET_FAILS", "1")
         .set("FIXTURE_FLUX_EXIT", "1");
-    pipeline
-        .env
-        .op(&[
-            "watch-deployment",
-            "--component",
-            "api",
-            "--environment",
-            "dev",
-            "--interval",
-            "10ms",
-        ])
+    watch(&pipeline, "api", "dev", &["--interval", "10ms"])
         .success()
         .stderr_has("deployment api runs nothing yet");
     assert_eq!(pipeline.argv_of("kubectl").len(), 4);
@@ -112,17 +114,12 @@ fn failing_polls_keep_polling() {
 fn gives_up_after_the_poll_timeout_with_what_runs() {
     let mut pipeline = watched();
     pipeline.set("FIXTURE_POLLS", "1000");
-    let run = pipeline.env.op(&[
-        "watch-deployment",
-        "--component",
+    let run = watch(
+        &pipeline,
         "api",
-        "--environment",
         "dev",
-        "--poll-timeout",
-        "400ms",
-        "--interval",
-        "100ms",
-    ]);
+        &["--poll-timeout", "400ms", "--interval", "100ms"],
+    );
     run.code(1)
         .stderr_has("error: timed out (400ms) waiting for deployment api to use tag 1.2.0 of dev.io/p/api; its container api runs old.io/app:0.9.0")
         .stderr_has("hint: check `flux get helmreleases -n default`")
@@ -135,17 +132,7 @@ fn gives_up_after_the_poll_timeout_with_what_runs() {
     assert!(polls.iter().all(|argv| *argv == get_argv("default", "api")));
 
     pipeline.set("GITHUB_ACTIONS", "true");
-    pipeline
-        .env
-        .op(&[
-            "watch-deployment",
-            "--component",
-            "api",
-            "--environment",
-            "dev",
-            "--poll-timeout",
-            "0s",
-        ])
+    watch(&pipeline, "api", "dev", &["--poll-timeout", "0s"])
         .code(1)
         .stderr_has("::error::timed out (0s) waiting for deployment api");
 }
@@ -154,23 +141,12 @@ fn gives_up_after_the_poll_timeout_with_what_runs() {
 fn rollout_failure_passes_kubectl_exit_code_through() {
     let mut pipeline = watched();
     pipeline.set("FIXTURE_ROLLOUT_EXIT", "5");
-    let args = [
-        "watch-deployment",
-        "--component",
-        "api",
-        "--environment",
-        "dev",
-    ];
-    pipeline
-        .env
-        .op(&args)
+    watch(&pipeline, "api", "dev", &[])
         .code(5)
         .stderr_has("error: Flux: deployment rollout failed.")
         .stderr_lacks("Rollout complete.");
     pipeline.set("GITHUB_ACTIONS", "true");
-    pipeline
-        .env
-        .op(&args)
+    watch(&pipeline, "api", "dev", &[])
         .code(5)
         .stderr_has("::error::Flux: deployment rollout failed.");
 }
@@ -179,15 +155,7 @@ fn rollout_failure_passes_kubectl_exit_code_through() {
 fn needs_the_environment_registry_before_anything_runs() {
     let mut pipeline = watched();
     pipeline.unset("GOOGLE_GKE_IMAGE_REPOSITORY");
-    pipeline
-        .env
-        .op(&[
-            "watch-deployment",
-            "--component",
-            "api",
-            "--environment",
-            "pp",
-        ])
+    watch(&pipeline, "api", "pp", &[])
         .code(1)
         .stderr_has("Could not resolve destination repository. Set env (e.g. GOOGLE_GKE_IMAGE_PP_REPOSITORY or WATCH_DESTINATION_REPOSITORY).");
     assert!(pipeline.calls().is_empty());
@@ -198,30 +166,15 @@ fn needs_the_environment_registry_before_anything_runs() {
         "ci.properties",
         "GOOGLE_GKE_IMAGE_PROD_REPOSITORY=prod.io/p\n",
     );
+    let mut args = vec!["--config", properties.to_str().unwrap()];
+    args.extend(watch_args("api", "prod", &[]));
     pipeline
         .env
-        .op(&[
-            "--config",
-            properties.to_str().unwrap(),
-            "watch-deployment",
-            "--component",
-            "api",
-            "--environment",
-            "prod",
-        ])
+        .op(&args)
         .success()
         .stderr_has("to use image prod.io/p/api:1.2.0 (container api)");
     pipeline.set("WATCH_DESTINATION_REPOSITORY", "any.io/x");
-    pipeline
-        .env
-        .op(&[
-            "watch-deployment",
-            "--component",
-            "api",
-            "--environment",
-            "pp",
-        ])
-        .success();
+    watch(&pipeline, "api", "pp", &[]).success();
 }
 
 #[test]
@@ -233,14 +186,11 @@ fn image_selection_digest_build_result_and_timeout_flags() {
     );
     // A digest-pinned build matches the deployment's digest (in the environment's registry).
     pipeline.set("FIXTURE_IMAGE", "dev.io/p/api@sha256:beef");
-    pipeline
-        .env
-        .op(&[
-            "watch-deployment",
-            "--component",
-            "backend",
-            "--environment",
-            "dev",
+    watch(
+        &pipeline,
+        "backend",
+        "dev",
+        &[
             "--image-name",
             "api",
             "--build-result",
@@ -249,8 +199,9 @@ fn image_selection_digest_build_result_and_timeout_flags() {
             "5m",
             "--interval",
             "10ms",
-        ])
-        .success();
+        ],
+    )
+    .success();
     let kubectl = pipeline.argv_of("kubectl");
     assert_eq!(kubectl[0], get_argv("default", "backend"));
     assert_eq!(kubectl[1], rollout_argv("default", "backend", "5m"));
@@ -258,51 +209,37 @@ fn image_selection_digest_build_result_and_timeout_flags() {
     // Another digest under the same tag is not the build: give up.
     pipeline.clear_log();
     pipeline.set("FIXTURE_IMAGE", "prod.io/api:3@sha256:f00d");
-    pipeline
-        .env
-        .op(&[
-            "watch-deployment",
-            "--component",
-            "api",
-            "--environment",
-            "dev",
+    watch(
+        &pipeline,
+        "api",
+        "dev",
+        &[
             "--build-result",
             "out/build_result.json",
             "--poll-timeout",
             "50ms",
             "--interval",
             "10ms",
-        ])
-        .code(1)
-        .stderr_has("to use tag 3@sha256:beef");
+        ],
+    )
+    .code(1)
+    .stderr_has("to use tag 3@sha256:beef");
 
     // Without --image-name, the image named like the component (not the first) is awaited.
     pipeline.clear_log();
     pipeline.set("FIXTURE_IMAGE", "dev.io/p/web:1.2.0");
-    let run = pipeline.env.op(&[
-        "watch-deployment",
-        "--component",
-        "web",
-        "--environment",
-        "dev",
-    ]);
-    run.success().stderr_has("to use image dev.io/p/web:1.2.0");
+    watch(&pipeline, "web", "dev", &[])
+        .success()
+        .stderr_has("to use image dev.io/p/web:1.2.0");
 
-    pipeline
-        .env
-        .op(&[
-            "watch-deployment",
-            "--component",
-            "x",
-            "--environment",
-            "dev",
-            "--image-name",
-            "nope",
-            "--build-result",
-            "out",
-        ])
-        .code(1)
-        .stderr_has("no image `nope`");
+    watch(
+        &pipeline,
+        "x",
+        "dev",
+        &["--image-name", "nope", "--build-result", "out"],
+    )
+    .code(1)
+    .stderr_has("no image `nope`");
 }
 
 #[test]
@@ -332,16 +269,12 @@ fn bad_flags_and_missing_build_result() {
 #[test]
 fn dry_run_prints_the_commands_and_runs_nothing() {
     let pipeline = watched();
-    let run = pipeline.env.op(&[
-        "watch-deployment",
-        "--component",
+    let run = watch(
+        &pipeline,
         "api",
-        "--environment",
         "dev",
-        "--namespace",
-        "apps",
-        "--dry-run",
-    ]);
+        &["--namespace", "apps", "--dry-run"],
+    );
     run.success();
     let flux = pipeline.pinned_path("flux");
     let kubectl = pipeline.pinned_path("kubectl");
@@ -391,21 +324,15 @@ fn with_containers(containers: &str) -> Pipeline {
 
 /// `op watch-deployment --component api --environment dev EXTRA`, polling every 10ms for 300ms
 /// unless EXTRA says otherwise.
-fn watch_api(pipeline: &Pipeline, extra: &[&str]) -> crate::support::Run {
-    let mut args = vec![
-        "watch-deployment",
-        "--component",
-        "api",
-        "--environment",
-        "dev",
-    ];
+fn watch_api(pipeline: &Pipeline, extra: &[&str]) -> Run {
+    let mut args = Vec::new();
     for (flag, value) in [("--interval", "10ms"), ("--poll-timeout", "300ms")] {
         if !extra.iter().any(|arg| arg.starts_with(flag)) {
             args.extend([flag, value]);
         }
     }
     args.extend_from_slice(extra);
-    pipeline.env.op(&args)
+    watch(pipeline, "api", "dev", &args)
 }
 
 #[test]
@@ -441,15 +368,7 @@ fn the_same_tag_in_another_repository_is_not_the_build() {
     // The environment's registry with the path below the built registry is the build.
     let mut pipeline = with_containers("api=prod.io/q/api:1.2.3");
     pipeline.set("GOOGLE_GKE_IMAGE_PROD_REPOSITORY", "prod.io/q");
-    pipeline
-        .env
-        .op(&[
-            "watch-deployment",
-            "--component",
-            "api",
-            "--environment",
-            "prod",
-        ])
+    watch(&pipeline, "api", "prod", &[])
         .success()
         .stderr_has("to use image prod.io/q/api:1.2.3 (container api)");
 }
@@ -535,17 +454,12 @@ fn a_permanent_kubectl_error_stops_after_three_identical_failures() {
     pipeline
         .set("FIXTURE_POLLS", "1000")
         .set("FIXTURE_GET_FAILS", "1");
-    let run = pipeline.env.op(&[
-        "watch-deployment",
-        "--component",
+    let run = watch(
+        &pipeline,
         "api",
-        "--environment",
         "dev",
-        "--interval",
-        "10ms",
-        "--poll-timeout",
-        "10m",
-    ]);
+        &["--interval", "10ms", "--poll-timeout", "10m"],
+    );
     run.code(1)
         .stderr_has("Error from server (NotFound): deployments.apps not found")
         .stderr_has("error: kubectl could not read deployment api in namespace default: it failed 3 times in a row (exit code 1)")
@@ -560,15 +474,7 @@ fn a_failing_flux_reconcile_is_a_warning_and_the_polling_goes_on() {
     pipeline
         .set("FIXTURE_POLLS", "3")
         .set("FIXTURE_FLUX_EXIT", "1");
-    let run = pipeline.env.op(&[
-        "watch-deployment",
-        "--component",
-        "api",
-        "--environment",
-        "dev",
-        "--interval",
-        "10ms",
-    ]);
+    let run = watch(&pipeline, "api", "dev", &["--interval", "10ms"]);
     run.success()
         .stderr_has("fixture flux: annotating HelmRelease")
         .stderr_has("warning: flux reconcile helmrelease api -n default failed (exit code 1); polling the deployment anyway");
@@ -585,22 +491,15 @@ fn a_failing_flux_reconcile_is_a_warning_and_the_polling_goes_on() {
     pipeline
         .set("GITHUB_ACTIONS", "true")
         .set("FIXTURE_POLLS", "1000");
-    pipeline
-        .env
-        .op(&[
-            "watch-deployment",
-            "--component",
-            "api",
-            "--environment",
-            "dev",
-            "--interval",
-            "10ms",
-            "--poll-timeout",
-            "100ms",
-        ])
-        .code(1)
-        .stderr_has("::warning::flux reconcile helmrelease api -n default failed (exit code 1)")
-        .stderr_has("flux reconcile failed (see above)");
+    watch(
+        &pipeline,
+        "api",
+        "dev",
+        &["--interval", "10ms", "--poll-timeout", "100ms"],
+    )
+    .code(1)
+    .stderr_has("::warning::flux reconcile helmrelease api -n default failed (exit code 1)")
+    .stderr_has("flux reconcile failed (see above)");
 }
 
 #[test]

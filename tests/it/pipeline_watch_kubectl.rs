@@ -8,11 +8,12 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crate::pipeline_bed::{FLUX, fixture};
+use crate::pipeline_watch::watch_args;
 use crate::support::kube::{Deployment, Kube, write_kubeconfig};
 use crate::support::server::dead_url;
 use crate::support::tls::Tls;
 use crate::support::{
-    Artifact, Kind, Lock, Pin, SYSTEM_PATH, Server, TestEnv, host_platform, wait_until,
+    Artifact, Kind, Lock, Pin, Run, SYSTEM_PATH, Server, TestEnv, host_platform, wait_until,
 };
 
 /// Each `op` run here is bounded far below the harness's limit.
@@ -93,25 +94,28 @@ impl Bed {
         })
     }
 
+    /// A stand-in serving `deployment` and a bed pointed at it; `None` as [`Bed::new`].
+    fn serving(deployment: Option<Deployment>) -> Option<(Kube, Bed)> {
+        let kube = Kube::start(deployment);
+        let bed = Bed::new(&kube.url())?;
+        Some((kube, bed))
+    }
+
     /// Points `KUBECONFIG` at another API server.
     fn point_at(&self, server: &str) {
         write_kubeconfig(&self.env.root().join("kubeconfig"), server);
     }
 
+    /// `watch-deployment` of `api` in `dev`, namespace `apps`, every 200ms, then `extra`.
     fn args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
-        let mut args = vec![
-            "watch-deployment",
-            "--component",
-            "api",
-            "--environment",
-            "dev",
-            "--namespace",
-            "apps",
-            "--interval",
-            "200ms",
-        ];
+        let mut args = vec!["--namespace", "apps", "--interval", "200ms"];
         args.extend_from_slice(extra);
-        args
+        watch_args("api", "dev", &args)
+    }
+
+    /// Runs `op` with [`Bed::args`]`(extra)`.
+    fn watch(&self, extra: &[&str]) -> Run {
+        self.env.op(&Bed::args(extra))
     }
 }
 
@@ -121,12 +125,10 @@ fn app(image: &str) -> Deployment {
 
 #[test]
 fn real_kubectl_sees_the_built_image_and_the_finished_rollout() {
-    let kube = Kube::start(Some(app("dev.io/p/api:1.2.3")));
-    let Some(bed) = Bed::new(&kube.url()) else {
+    let Some((kube, bed)) = Bed::serving(Some(app("dev.io/p/api:1.2.3"))) else {
         return;
     };
-    bed.env
-        .op(&Bed::args(&["--timeout", "20s"]))
+    bed.watch(&["--timeout", "20s"])
         .success()
         .stderr_has("Image matched. Waiting for rollout (timeout 20s) ...")
         .stdout_has("deployment \"api\" successfully rolled out")
@@ -145,20 +147,17 @@ fn real_kubectl_a_sidecar_first_with_the_built_tag_does_not_match() {
             ("api", "dev.io/p/api:1.2.2"),
         ],
     );
-    let kube = Kube::start(Some(deployment));
-    let Some(bed) = Bed::new(&kube.url()) else {
+    let Some((_kube, bed)) = Bed::serving(Some(deployment)) else {
         return;
     };
-    bed.env
-        .op(&Bed::args(&["--poll-timeout", "1s"]))
+    bed.watch(&["--poll-timeout", "1s"])
         .code(1)
         .stderr_has("its container api runs dev.io/p/api:1.2.2")
         .stderr_lacks("Image matched")
         .faster_than(BOUND);
 
     // A container of another name: the names come from kubectl.
-    bed.env
-        .op(&Bed::args(&["--container", "app", "--poll-timeout", "30s"]))
+    bed.watch(&["--container", "app", "--poll-timeout", "30s"])
         .code(1)
         .stderr_has("has no container named app; its containers: envoy, api")
         .faster_than(BOUND);
@@ -166,12 +165,10 @@ fn real_kubectl_a_sidecar_first_with_the_built_tag_does_not_match() {
 
 #[test]
 fn real_kubectl_a_stuck_rollout_ends_at_its_timeout() {
-    let kube = Kube::start(Some(app("dev.io/p/api:1.2.3").stuck()));
-    let Some(bed) = Bed::new(&kube.url()) else {
+    let Some((kube, bed)) = Bed::serving(Some(app("dev.io/p/api:1.2.3").stuck())) else {
         return;
     };
-    bed.env
-        .op(&Bed::args(&["--timeout", "2s"]))
+    bed.watch(&["--timeout", "2s"])
         .code(1)
         .stdout_has("Waiting for deployment \"api\" rollout to finish: 0 out of 1 new replicas have been updated")
         .stderr_has("timed out waiting for the condition")
@@ -183,12 +180,10 @@ fn real_kubectl_a_stuck_rollout_ends_at_its_timeout() {
 
 #[test]
 fn real_kubectl_a_missing_deployment_fails_fast_with_kubectls_message() {
-    let kube = Kube::start(None);
-    let Some(bed) = Bed::new(&kube.url()) else {
+    let Some((kube, bed)) = Bed::serving(None) else {
         return;
     };
-    bed.env
-        .op(&Bed::args(&["--poll-timeout", "10m"]))
+    bed.watch(&["--poll-timeout", "10m"])
         .code(1)
         .stderr_has("Error from server (NotFound): deployments.apps \"api\" not found")
         .stderr_has("error: kubectl could not read deployment api in namespace apps: it failed 3 times in a row")
@@ -201,8 +196,7 @@ fn real_kubectl_a_dead_api_server_fails_fast() {
     let Some(bed) = Bed::new(&dead_url()) else {
         return;
     };
-    bed.env
-        .op(&Bed::args(&["--poll-timeout", "10m"]))
+    bed.watch(&["--poll-timeout", "10m"])
         .code(1)
         .stderr_has("was refused")
         .stderr_has("it failed 3 times in a row (exit code 1)")
@@ -212,8 +206,7 @@ fn real_kubectl_a_dead_api_server_fails_fast() {
 #[test]
 fn real_kubectl_sigterm_during_the_poll_and_the_rollout_stops_op_without_a_failed_rollout() {
     // While polling a deployment that still runs the old image.
-    let kube = Kube::start(Some(app("dev.io/p/api:1.2.2")));
-    let Some(bed) = Bed::new(&kube.url()) else {
+    let Some((kube, bed)) = Bed::serving(Some(app("dev.io/p/api:1.2.2"))) else {
         return;
     };
     let spawned = bed.env.spawn(&Bed::args(&["--poll-timeout", "5m"]));

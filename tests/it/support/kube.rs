@@ -7,7 +7,7 @@
 //! log; a kubeconfig.
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use super::server::listen;
 use super::wire::{parse_head, read_head, reason};
 
 /// The longest a watch is held open.
@@ -103,16 +104,18 @@ pub struct Kube {
 impl Kube {
     /// A stand-in serving `deployment` (`None`: no deployment at all).
     pub fn start(deployment: Option<Deployment>) -> Kube {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        listener.set_nonblocking(true).expect("nonblocking");
-        let addr = listener.local_addr().expect("local addr");
         let shared = Arc::new(Shared {
             deployment: Mutex::new(deployment),
             log: Mutex::new(Vec::new()),
             stop: AtomicBool::new(false),
         });
-        let accept_shared = shared.clone();
-        let accept = std::thread::spawn(move || accept_loop(listener, &accept_shared));
+        let (addr, accept) = listen(
+            &shared,
+            |shared| &shared.stop,
+            |stream, shared| {
+                let _ = handle(stream, shared);
+            },
+        );
         Kube {
             addr,
             shared,
@@ -165,33 +168,6 @@ pub fn write_kubeconfig(path: &Path, server: &str) {
          current-context: stand-in\nusers:\n- name: tester\n  user: {{}}\npreferences: {{}}\n"
     );
     std::fs::write(path, text).expect("write kubeconfig");
-}
-
-fn accept_loop(listener: TcpListener, shared: &Arc<Shared>) {
-    let mut connections: Vec<(TcpStream, JoinHandle<()>)> = Vec::new();
-    while !shared.stop.load(Ordering::SeqCst) {
-        match listener.accept() {
-            Ok((stream, _)) => {
-                let _ = stream.set_nonblocking(false);
-                let Ok(handle_stream) = stream.try_clone() else {
-                    continue;
-                };
-                let conn_shared = shared.clone();
-                let thread = std::thread::spawn(move || {
-                    let _ = handle(handle_stream, &conn_shared);
-                });
-                connections.push((stream, thread));
-                connections.retain(|(_, thread)| !thread.is_finished());
-            }
-            Err(_) => std::thread::sleep(Duration::from_millis(5)),
-        }
-    }
-    for (stream, _) in &connections {
-        let _ = stream.shutdown(Shutdown::Both);
-    }
-    for (_, thread) in connections {
-        let _ = thread.join();
-    }
 }
 
 fn status(code: u16, reason: &str, message: &str, name: &str) -> Value {

@@ -149,11 +149,6 @@ impl Server {
     }
 
     fn start(tls: Option<Arc<rustls::ServerConfig>>, tunnel: bool) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        listener
-            .set_nonblocking(true)
-            .expect("nonblocking listener");
-        let addr = listener.local_addr().expect("local addr");
         let shared = Arc::new(Shared {
             routes: Mutex::new(HashMap::new()),
             log: Mutex::new(Vec::new()),
@@ -162,8 +157,7 @@ impl Server {
             tls,
             tunnel,
         });
-        let accept_shared = shared.clone();
-        let accept = std::thread::spawn(move || accept_loop(listener, accept_shared));
+        let (addr, accept) = listen(&shared, |shared| &shared.stop, handle);
         Server {
             addr,
             shared,
@@ -252,30 +246,45 @@ pub fn dead_url() -> String {
     format!("http://127.0.0.1:{port}")
 }
 
-fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
-    let mut connections: Vec<(TcpStream, JoinHandle<()>)> = Vec::new();
-    while !shared.stop.load(Ordering::SeqCst) {
-        match listener.accept() {
-            Ok((stream, _)) => {
-                let _ = stream.set_nonblocking(false);
-                let Ok(handle_stream) = stream.try_clone() else {
-                    continue;
-                };
-                let conn_shared = shared.clone();
-                let thread = std::thread::spawn(move || handle(handle_stream, &conn_shared));
-                connections.push((stream, thread));
-                connections.retain(|(_, thread)| !thread.is_finished());
+/// Listens on 127.0.0.1:0 and, on a thread of its own, accepts connections until `stop` is
+/// set, each served by `handle` on its own thread; then cuts every connection still open so
+/// that their threads end now, and joins them. The address, and the accepting thread to join.
+pub fn listen<S: Send + Sync + 'static>(
+    shared: &Arc<S>,
+    stop: fn(&S) -> &AtomicBool,
+    handle: fn(TcpStream, &S),
+) -> (SocketAddr, JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    listener
+        .set_nonblocking(true)
+        .expect("nonblocking listener");
+    let addr = listener.local_addr().expect("local addr");
+    let shared = shared.clone();
+    let accept = std::thread::spawn(move || {
+        let mut connections: Vec<(TcpStream, JoinHandle<()>)> = Vec::new();
+        while !stop(&shared).load(Ordering::SeqCst) {
+            match listener.accept() {
+                Ok((stream, _)) => {
+                    let _ = stream.set_nonblocking(false);
+                    let Ok(handle_stream) = stream.try_clone() else {
+                        continue;
+                    };
+                    let conn_shared = shared.clone();
+                    let thread = std::thread::spawn(move || handle(handle_stream, &conn_shared));
+                    connections.push((stream, thread));
+                    connections.retain(|(_, thread)| !thread.is_finished());
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(5)),
             }
-            Err(_) => std::thread::sleep(Duration::from_millis(5)),
         }
-    }
-    // Cut every connection still open so that their threads end now.
-    for (stream, _) in &connections {
-        let _ = stream.shutdown(Shutdown::Both);
-    }
-    for (_, thread) in connections {
-        let _ = thread.join();
-    }
+        for (stream, _) in &connections {
+            let _ = stream.shutdown(Shutdown::Both);
+        }
+        for (_, thread) in connections {
+            let _ = thread.join();
+        }
+    });
+    (addr, accept)
 }
 
 fn handle(stream: TcpStream, shared: &Shared) {
