@@ -1,16 +1,20 @@
 //! `op toolchain mirror DIR`: a verified copy of the lock's artifacts laid out as
 //! `DIR/<host>/<path>` — the `OP_TOOLCHAIN_MIRROR` layout — so any static file server or a
-//! `file://` path can serve fleets that cannot reach the origins. `mirror verify` re-hashes it.
+//! `file://` path can serve fleets that cannot reach the origins. An artifact whose lock entry
+//! records a stored proof has it copied beside it as `<path>.sigstore.json`. `mirror verify`
+//! re-hashes both.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
 
 use crate::error::{Code, OpError};
 use crate::output::Output;
 use crate::settings::ToolchainSettings;
 use crate::toolchain::cache::{Cache, Entry};
+use crate::toolchain::evidence::Proof;
 use crate::toolchain::fetch::{self, Source};
 use crate::toolchain::lock::Lock;
 use crate::toolchain::unpack;
@@ -33,6 +37,51 @@ pub struct ManifestEntry {
     pub path: String,
     pub sha256: String,
     pub size: u64,
+    /// The copy of the artifact's stored proof, relative to the mirror root, when the lock
+    /// records one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proof: Option<String>,
+}
+
+/// Where the mirror keeps the proof of the artifact at `relative`: beside it.
+fn proof_relative(relative: &str) -> String {
+    format!("{relative}.sigstore.json")
+}
+
+fn stored_proof(entry: &Entry) -> Option<&Proof> {
+    entry.artifact.evidence.as_ref()?.proof.as_ref()
+}
+
+/// Copies the stored proof of `entry` (when the lock records one) beside its artifact at
+/// `relative`, after checking it is the one the lock records; returns the copy's path.
+fn export_proof(entry: &Entry, dir: &Path, relative: &str) -> Result<Option<String>> {
+    let Some(proof) = stored_proof(entry) else {
+        return Ok(None);
+    };
+    let refuse = |what: String| -> anyhow::Error {
+        OpError::new(
+            Code::Integrity,
+            format!("{}: the proof {} {what}", entry.label(), proof.location()),
+        )
+        .with_hint("restore the proof from the repository, or re-gather it with `op toolchain lock update` (README.md, \"Supply-chain evidence\")")
+        .into()
+    };
+    let bytes = proof
+        .read()
+        .map_err(|reason| refuse(format!("cannot be read: {reason}")))?;
+    let sha256 = hex::encode(Sha256::digest(&bytes));
+    if sha256 != proof.sha256 {
+        return Err(refuse(format!(
+            "has sha256 {sha256}, the lock records {}",
+            proof.sha256
+        )));
+    }
+    let copy = proof_relative(relative);
+    let path = target(dir, &copy);
+    if std::fs::read(&path).ok().as_deref() != Some(bytes.as_slice()) {
+        crate::atomic::write_atomic(&path, &bytes)?;
+    }
+    Ok(Some(copy))
 }
 
 fn target(dir: &Path, relative: &str) -> PathBuf {
@@ -149,6 +198,7 @@ pub fn export(
                 }
             }
         };
+        let proof = export_proof(entry, dir, &relative);
         manifest.artifacts.retain(|known| known.path != relative);
         manifest.artifacts.push(ManifestEntry {
             tool: entry.tool.clone(),
@@ -158,7 +208,12 @@ pub fn export(
             path: relative,
             sha256: entry.artifact.sha256.clone(),
             size,
+            proof: proof.as_ref().ok().cloned().flatten(),
         });
+        if let Err(error) = proof {
+            outcome = Err(error);
+            break;
+        }
     }
     manifest.artifacts.sort_by(|a, b| a.path.cmp(&b.path));
     crate::atomic::write_atomic(&dir.join(MANIFEST), &serde_json::to_vec_pretty(&manifest)?)?;
@@ -226,7 +281,8 @@ async fn fetch_into(
     Ok(downloaded.size)
 }
 
-/// Re-hashes every artifact of the lock found in `dir` (and every one the manifest lists).
+/// Re-hashes every artifact of the lock found in `dir` (and every one the manifest lists), and
+/// the copy of its stored proof when the lock records one.
 pub fn verify(lock: &Lock, cache: &Cache, dir: &Path, output: &Output) -> Result<()> {
     let manifest = read_manifest(dir)?.ok_or_else(|| {
         OpError::config(format!(
@@ -250,23 +306,44 @@ pub fn verify(lock: &Lock, cache: &Cache, dir: &Path, output: &Output) -> Result
             continue;
         }
         checked += 1;
+        let mut problems = Vec::new();
         let (size, sha256) = unpack::hash_file(&path)?;
-        if sha256 == entry.artifact.sha256 {
-            output.data(&format!("ok      {}  {relative}", entry.label()));
-        } else {
-            output.data(&format!("BAD     {}  {relative}", entry.label()));
-            bad.push(format!(
+        if sha256 != entry.artifact.sha256 {
+            problems.push(format!(
                 "{}: {relative} has sha256 {sha256} ({size} bytes), the lock pins {}",
                 entry.label(),
                 entry.artifact.sha256
             ));
         }
+        if let Some(proof) = stored_proof(&entry) {
+            let copy = proof_relative(&relative);
+            let path = target(dir, &copy);
+            if !path.is_file() {
+                problems.push(format!("{}: {copy} is missing", entry.label()));
+            } else {
+                let (_, sha256) = unpack::hash_file(&path)?;
+                if sha256 != proof.sha256 {
+                    problems.push(format!(
+                        "{}: {copy} has sha256 {sha256}, the lock records {} for its proof",
+                        entry.label(),
+                        proof.sha256
+                    ));
+                }
+            }
+        }
+        let status = if problems.is_empty() {
+            "ok     "
+        } else {
+            "BAD    "
+        };
+        output.data(&format!("{status} {}  {relative}", entry.label()));
+        bad.extend(problems);
     }
     if !bad.is_empty() {
         return Err(OpError::new(
             Code::Integrity,
             format!(
-                "{} mirror artifact(s) do not match the lock:\n  {}",
+                "{} mirror file(s) do not match the lock:\n  {}",
                 bad.len(),
                 bad.join("\n  ")
             ),

@@ -211,3 +211,84 @@ fn an_entry_from_an_untrusted_log_is_refused() {
     case.record(&bundle, INTEGRATED_AT);
     case.refused("does not trust");
 }
+
+#[test]
+fn verify_rechecks_the_stored_proof_of_an_installed_tool() {
+    let case = Case::new();
+    let bundle = case.sign_and_record(&case.genuine(), None);
+    case.env.op(&["toolchain", "install"]).success();
+    case.env
+        .op(&["toolchain", "verify"])
+        .success()
+        .stdout_has("ok      fixture-tool 1.2.3");
+    let refused = |found: &str| {
+        case.env
+            .op(&["toolchain", "verify"])
+            .code(3)
+            .stdout_has("BAD     fixture-tool 1.2.3")
+            .stderr_has(&format!("fixture-tool 1.2.3 ({})", host_platform()))
+            .stderr_has("the supply-chain evidence does not hold")
+            .stderr_has(&format!("expected: signer {IDENTITY} issued by {ISSUER}"))
+            .stderr_has(found);
+    };
+    // Changed after install: the installed tool is no longer backed by the proof the lock records.
+    let path = case.env.work().join(case.proof_relative());
+    std::fs::write(&path, bundle.replace("4242", "4243")).unwrap();
+    refused("the proof file has sha256");
+    std::fs::remove_file(&path).unwrap();
+    refused("the proof cannot be read");
+}
+
+/// The mirror copy of this case's artifact's proof: `<artifact's mirror path>.sigstore.json`.
+fn mirrored_proof(dir: &std::path::Path) -> std::path::PathBuf {
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("op-mirror.json")).unwrap()).unwrap();
+    let entry = &manifest["artifacts"][0];
+    let proof = entry["proof"]
+        .as_str()
+        .expect("the manifest names the proof");
+    assert_eq!(
+        proof,
+        format!("{}.sigstore.json", entry["path"].as_str().unwrap())
+    );
+    dir.join(proof)
+}
+
+#[test]
+fn mirror_export_carries_the_proof_and_mirror_verify_checks_it() {
+    let case = Case::new();
+    let bundle = case.sign_and_record(&case.genuine(), None);
+    let dir = case.env.root().join("mirror");
+    let dir_arg = dir.to_str().unwrap();
+    case.env.op(&["toolchain", "mirror", dir_arg]).success();
+    let proof = mirrored_proof(&dir);
+    assert_eq!(std::fs::read_to_string(&proof).unwrap(), bundle);
+    case.env
+        .op(&["toolchain", "mirror", "verify", dir_arg])
+        .success()
+        .stdout_has("ok      fixture-tool 1.2.3");
+
+    std::fs::write(&proof, bundle.replace("4242", "4243")).unwrap();
+    case.env
+        .op(&["toolchain", "mirror", "verify", dir_arg])
+        .code(3)
+        .stdout_has("BAD     fixture-tool 1.2.3")
+        .stderr_has(&format!("fixture-tool 1.2.3 ({})", host_platform()))
+        .stderr_has(".sigstore.json has sha256")
+        .stderr_has(&format!(
+            "the lock records {}",
+            sha256_hex(bundle.as_bytes())
+        ));
+    std::fs::remove_file(&proof).unwrap();
+    case.env
+        .op(&["toolchain", "mirror", "verify", dir_arg])
+        .code(3)
+        .stderr_has(".sigstore.json is missing");
+
+    // Re-running the export restores it.
+    case.env.op(&["toolchain", "mirror", dir_arg]).success();
+    assert_eq!(std::fs::read_to_string(&proof).unwrap(), bundle);
+    case.env
+        .op(&["toolchain", "mirror", "verify", dir_arg])
+        .success();
+}

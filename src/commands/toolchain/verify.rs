@@ -1,7 +1,8 @@
 //! `op toolchain verify`: every installed entry re-derived from the lock alone. The lock's
 //! SHA-256 is the only trust anchor; the receipt is not believed. A raw tool's executable must
 //! hash to the lock's digest; an archived tool's kept archive must hash to it, and the
-//! executable must equal the `bin` unpacked afresh from that archive.
+//! executable must equal the `bin` unpacked afresh from that archive. When the lock records a
+//! stored proof for the platform, it is re-checked offline as at install.
 
 use anyhow::{Context, Result};
 
@@ -9,6 +10,7 @@ use crate::error::{Code, OpError};
 use crate::toolchain::Toolchain;
 use crate::toolchain::cache::store::Dir;
 use crate::toolchain::cache::{ARTIFACT, Entry, RECEIPT, RECEIPT_CAP, Receipt, TOOLS};
+use crate::toolchain::evidence;
 use crate::toolchain::lock::ArchiveKind;
 use crate::toolchain::unpack;
 
@@ -19,6 +21,7 @@ pub fn run(toolchain: &Toolchain) -> Result<()> {
         None => None,
     };
     let mut bad = Vec::new();
+    let mut evidence_failed = false;
     let mut checked = 0;
     for tool in &toolchain.lock.tools {
         for (platform, artifact) in &tool.platforms {
@@ -34,7 +37,10 @@ pub fn run(toolchain: &Toolchain) -> Result<()> {
                 Some(Err(error)) => Err(format!("{error:#}")),
             };
             checked += 1;
-            match dir.and_then(|dir| check(&entry, &dir)) {
+            let evidence =
+                evidence::check_artifact(&entry.artifact)?.map_err(|problem| problem.line());
+            evidence_failed |= evidence.is_err();
+            match dir.and_then(|dir| check(&entry, &dir)).and(evidence) {
                 Ok(()) => toolchain.output.data(&format!(
                     "ok      {}  {}",
                     entry.label(),
@@ -58,7 +64,11 @@ pub fn run(toolchain: &Toolchain) -> Result<()> {
                 bad.join("\n  ")
             ),
         )
-        .with_hint("reinstall them with `op toolchain install --force TOOL`")
+        .with_hint(if evidence_failed {
+            "restore the proofs the lock records from the repository (or re-gather them with `op toolchain lock update`), and reinstall the other tools with `op toolchain install --force TOOL`"
+        } else {
+            "reinstall them with `op toolchain install --force TOOL`"
+        })
         .into());
     }
     toolchain.output.info(&format!(

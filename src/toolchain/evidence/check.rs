@@ -20,6 +20,28 @@ const CODE_SIGNING: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x03];
 const ISSUER_V1: &str = "1.3.6.1.4.1.57264.1.1";
 const ISSUER_V2: &str = "1.3.6.1.4.1.57264.1.8";
 
+/// Why the stored proof of an artifact does not hold: what was found, the signer the policy
+/// expects, and where the proof is.
+#[derive(Debug)]
+pub struct Problem {
+    pub found: String,
+    pub expected: String,
+    pub proof: String,
+}
+
+impl Problem {
+    /// One line, for a report that lists several artifacts (`op toolchain verify`).
+    pub fn line(&self) -> String {
+        format!(
+            "the supply-chain evidence does not hold: {}; expected: {}; proof: {}",
+            self.found, self.expected, self.proof
+        )
+    }
+}
+
+/// The hint of every evidence failure.
+pub const HINT: &str = "restore the proof from the repository, or re-gather it with `op toolchain lock update`; never install a tool whose evidence fails (README.md, \"Supply-chain evidence\")";
+
 /// Verifies the stored proof of `artifact` when the lock records one; nothing to do otherwise.
 /// A failure is exit 3 naming the tool, platform, the identity required and what was found.
 pub fn verify_artifact(
@@ -28,45 +50,57 @@ pub fn verify_artifact(
     platform: &str,
     artifact: &Artifact,
 ) -> Result<()> {
-    let Some(record) = &artifact.evidence else {
-        return Ok(());
-    };
-    let (Some(proof), Some(policy)) = (&record.proof, &record.policy) else {
-        return Ok(());
-    };
-    let fail = |what: String| -> anyhow::Error {
-        OpError::new(
+    match check_artifact(artifact)? {
+        Ok(()) => Ok(()),
+        Err(problem) => Err(OpError::new(
             Code::Integrity,
             format!(
-                "{tool} {version} ({platform}): the supply-chain evidence does not hold: {what}\n  expected: {}\n  proof: {}\nnothing was installed",
-                expected(policy),
-                proof.location()
+                "{tool} {version} ({platform}): the supply-chain evidence does not hold: {}\n  expected: {}\n  proof: {}\nnothing was installed",
+                problem.found, problem.expected, problem.proof
             ),
         )
-        .with_hint(
-            "restore the proof from the repository, or re-gather it with `op toolchain lock update`; never install a tool whose evidence fails (README.md, \"Supply-chain evidence\")",
-        )
-        .into()
+        .with_hint(HINT)
+        .into()),
+    }
+}
+
+/// The offline check of the stored proof of `artifact` (`Ok(Ok(()))` when the lock records none).
+/// The outer error is a trusted root that cannot be loaded; the inner one is the evidence failing.
+pub fn check_artifact(artifact: &Artifact) -> Result<Result<(), Problem>> {
+    let Some(record) = &artifact.evidence else {
+        return Ok(Ok(()));
+    };
+    let (Some(proof), Some(policy)) = (&record.proof, &record.policy) else {
+        return Ok(Ok(()));
+    };
+    let fail = |found: String| Problem {
+        found,
+        expected: expected(policy),
+        proof: proof.location(),
     };
     if record.kind != Kind::CosignKeylessBlob {
-        return Err(fail(format!(
+        return Ok(Err(fail(format!(
             "op cannot check a stored {:?} proof offline yet",
             record.kind.as_str()
-        )));
+        ))));
     }
-    let bytes = proof
-        .read()
-        .map_err(|reason| fail(format!("the proof cannot be read: {reason}")))?;
+    let bytes = match proof.read() {
+        Ok(bytes) => bytes,
+        Err(reason) => return Ok(Err(fail(format!("the proof cannot be read: {reason}")))),
+    };
     let found = hex::encode(Sha256::digest(&bytes));
     if found != proof.sha256 {
-        return Err(fail(format!(
+        return Ok(Err(fail(format!(
             "the proof file has sha256 {found}, the lock records {} (it was changed or replaced)",
             proof.sha256
-        )));
+        ))));
     }
-    let bundle = bundle::parse(&bytes).map_err(&fail)?;
+    let bundle = match bundle::parse(&bytes) {
+        Ok(bundle) => bundle,
+        Err(found) => return Ok(Err(fail(found))),
+    };
     let root = TrustedRoot::load()?;
-    check_bundle(&bundle, &artifact.sha256, record, policy, &root).map_err(fail)
+    Ok(check_bundle(&bundle, &artifact.sha256, record, policy, &root).map_err(fail))
 }
 
 fn expected(policy: &Policy) -> String {

@@ -12,7 +12,7 @@ use toml::Value;
 
 use crate::toolchain::lock::{optional_string, safe_relative_path};
 
-pub use check::verify_artifact;
+pub use check::{Problem, check_artifact, verify_artifact};
 
 /// Proof files of the built-in lock, by path relative to the lock (none yet: the scheduled lock
 /// update fills them from upstream).
@@ -113,7 +113,7 @@ impl Proof {
     }
 
     /// The proof's bytes; `Err` says why they cannot be read.
-    fn read(&self) -> Result<Vec<u8>, String> {
+    pub fn read(&self) -> Result<Vec<u8>, String> {
         match &self.lock_dir {
             Some(dir) => crate::bounded::read_capped(
                 &dir.join(&self.path),
