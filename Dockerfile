@@ -8,14 +8,17 @@
 # Rust under QEMU is many times slower). "runtime" runs `op toolchain install` for TARGETARCH
 # against the same toolchain.lock that op embeds, so the image and every other channel agree.
 
-# Keep RUST_VERSION in step with `rust-version` in Cargo.toml.
-ARG RUST_VERSION=1.89
+# Both base images are pinned by the digest of their multi-arch index, so a rebuild uses the
+# same bytes; Dependabot (.github/dependabot.yml) proposes new digests. To bump by hand:
+#   docker buildx imagetools inspect rust:1.89-bookworm   (the "Digest:" line)
+# Keep the Rust version in step with `rust-version` in Cargo.toml.
+ARG RUST_IMAGE=rust:1.89-bookworm@sha256:948f9b08a66e7fe01b03a98ef1c7568292e07ec2e4fe90d88c07bb14563c84ff
 # The runtime is Debian trixie for its client-only `docker-cli` package (Docker API 1.45).
 # bookworm only has docker.io 20.10, a daemon plus a client that speaks API 1.41, which Docker
 # Engine 29 and later refuse ("client version 1.41 is too old").
-ARG RUNTIME_RELEASE=trixie
+ARG RUNTIME_IMAGE=debian:trixie-slim@sha256:d7e12182ce18b85b93007c1dedf31f2d29e01ccf3182cc4017c709b6259bc132
 
-FROM --platform=$BUILDPLATFORM rust:${RUST_VERSION}-bookworm AS build
+FROM --platform=$BUILDPLATFORM ${RUST_IMAGE} AS build
 ARG TARGETARCH
 ARG BUILDARCH
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
@@ -51,7 +54,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
  && mkdir -p /out \
  && cp "target/$triple/release/op" "target/$triple/release/octopipeline" /out/
 
-FROM debian:${RUNTIME_RELEASE}-slim AS runtime
+FROM ${RUNTIME_IMAGE} AS runtime
 ARG TARGETARCH
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 LABEL org.opencontainers.image.title="octopipeline" \
