@@ -4,10 +4,8 @@
 //! artifacts (`slsa-provenance`, as crane publishes). One stored proof serves every platform;
 //! any failure is exit 3 naming the tool, platform, what was required and what was found.
 
-use crate::support::sigstore_dsse::{
-    Body, GITHUB_ACTIONS, INTEGRATED_AT, ISSUED_AT, Instance, Job, LEAF_LIFETIME, SLSA_BUILDER,
-    statement,
-};
+use crate::support::sigstore::{INTEGRATED_AT, ISSUED_AT, LEAF_LIFETIME};
+use crate::support::sigstore_dsse::{Body, GITHUB_ACTIONS, Instance, Job, SLSA_BUILDER, statement};
 use crate::support::{Kind, Lock, Pin, Server, TestEnv, host_platform, other_platform, sha256_hex};
 
 const TOOL: &str = "fixture-tool";

@@ -15,7 +15,7 @@ use ring::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair as _
 use serde_json::{Value, json};
 
 use super::sha256_hex;
-pub use super::sigstore::{INTEGRATED_AT, ISSUED_AT, LEAF_LIFETIME};
+use super::sigstore::{INTEGRATED_AT, LEAF_LIFETIME};
 
 pub const GITHUB_ACTIONS: &str = "https://token.actions.githubusercontent.com";
 /// slsa-github-generator's generic SLSA3 workflow at a release, as the SAN of its leaves.
