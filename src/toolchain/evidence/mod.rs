@@ -437,4 +437,6 @@ fn hex64(table: &toml::Table, field: &str) -> Result<Option<String>, String> {
 }
 
 #[cfg(test)]
+mod kinds_tests;
+#[cfg(test)]
 mod tests;
