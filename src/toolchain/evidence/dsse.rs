@@ -311,6 +311,79 @@ mod tests {
         }
     }
 
+    /// slsa-github-generator's published provenance of example-package v14 (testdata/README.md).
+    const REAL: &[u8] =
+        include_bytes!("testdata/slsa-generic-v2.1.0-example-package-v14.sigstore.json");
+    const REAL_NAME: &str = "gha_generic-binary-linux-amd64-v14";
+    const REAL_SHA256: &str = "376e7e01348585b6e6643bc6663146b9d525d9b41228bf180eaeb4d4a3706caa";
+
+    fn public_root() -> TrustedRoot {
+        TrustedRoot::parse(
+            crate::toolchain::evidence::trust::EMBEDDED,
+            "the built-in root",
+        )
+        .unwrap()
+    }
+
+    fn real_policy() -> Policy {
+        Policy {
+            source: Some("github.com/slsa-framework/example-package".into()),
+            tag: Some("v14".into()),
+            ..policy()
+        }
+    }
+
+    #[test]
+    fn published_provenance_verifies_against_the_public_trusted_root() {
+        let verified =
+            verify_provenance(REAL, REAL_NAME, REAL_SHA256, &real_policy(), &public_root())
+                .unwrap();
+        assert_eq!(
+            verified,
+            Verified {
+                identity: format!("{SLSA_GENERIC_BUILDER}@refs/tags/v2.1.0"),
+                log_index: 174_298_180,
+                integrated_time: 1_740_517_937,
+                subject: REAL_SHA256.into(),
+            }
+        );
+    }
+
+    #[test]
+    fn published_provenance_is_refused_for_another_tag_repository_or_artifact() {
+        let root = public_root();
+        let other_tag = Policy {
+            tag: Some("v15".into()),
+            ..real_policy()
+        };
+        let error = verify_provenance(REAL, REAL_NAME, REAL_SHA256, &other_tag, &root).unwrap_err();
+        assert!(error.contains("at refs/tags/v14"), "{error}");
+        let error = verify_provenance(REAL, REAL_NAME, REAL_SHA256, &policy(), &root).unwrap_err();
+        assert!(
+            error.contains("is for source github.com/slsa-framework/example-package"),
+            "{error}"
+        );
+        let error =
+            verify_provenance(REAL, REAL_NAME, &"0".repeat(64), &real_policy(), &root).unwrap_err();
+        assert!(
+            error.contains(&format!("has sha256 {REAL_SHA256}")),
+            "{error}"
+        );
+        // One byte of the statement changed: the envelope's signature no longer holds.
+        let text = std::str::from_utf8(REAL).unwrap();
+        let tampered = text.replacen("\"payload\":\"eyJf", "\"payload\":\"eyJg", 1);
+        assert_ne!(tampered, text);
+        let error = verify_provenance(
+            tampered.as_bytes(),
+            REAL_NAME,
+            REAL_SHA256,
+            &real_policy(),
+            &root,
+        )
+        .unwrap_err();
+        assert!(error.contains("does not verify"), "{error}");
+    }
+
     #[test]
     fn pae_is_the_dsse_v1_encoding() {
         assert_eq!(
