@@ -1,8 +1,8 @@
 //! `op toolchain mirror DIR`: a verified copy of the lock's artifacts laid out as
 //! `DIR/<host>/<path>` — the `OP_TOOLCHAIN_MIRROR` layout — so any static file server or a
 //! `file://` path can serve fleets that cannot reach the origins. An artifact whose lock entry
-//! records a stored proof has it copied beside it as `<path>.sigstore.json`. `mirror verify`
-//! re-hashes both.
+//! records a stored proof has it copied beside it as `<path>.sigstore.json` (and the signed
+//! checksums file the proof is over as `<path>.checksums.txt`). `mirror verify` re-hashes them.
 
 use std::path::{Path, PathBuf};
 
@@ -41,6 +41,10 @@ pub struct ManifestEntry {
     /// records one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proof: Option<String>,
+    /// The copy of the signed checksums file the proof is over, relative to the mirror root,
+    /// when the lock records one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksums: Option<String>,
 }
 
 /// Where the mirror keeps the proof of the artifact at `relative`: beside it.
@@ -48,16 +52,46 @@ fn proof_relative(relative: &str) -> String {
     format!("{relative}.sigstore.json")
 }
 
-fn stored_proof(entry: &Entry) -> Option<&Proof> {
-    entry.artifact.evidence.as_ref()?.proof.as_ref()
+/// Where the mirror keeps the signed checksums file of the artifact at `relative`: beside it.
+fn checksums_relative(relative: &str) -> String {
+    format!("{relative}.checksums.txt")
 }
 
-/// Copies the stored proof of `entry` (when the lock records one) beside its artifact at
-/// `relative`, after checking it is the one the lock records; returns the copy's path.
-fn export_proof(entry: &Entry, dir: &Path, relative: &str) -> Result<Option<String>> {
-    let Some(proof) = stored_proof(entry) else {
-        return Ok(None);
+/// The stored files of `entry`'s evidence and where the mirror keeps each, relative to the
+/// artifact's path: the proof, then the checksums file it signs.
+fn stored_files<'a>(entry: &'a Entry, relative: &str) -> Vec<(&'a Proof, String)> {
+    let Some(record) = entry.artifact.evidence.as_ref() else {
+        return Vec::new();
     };
+    let proof = record
+        .proof
+        .iter()
+        .map(|proof| (proof, proof_relative(relative)));
+    let checksums = record
+        .checksums
+        .iter()
+        .map(|file| (file, checksums_relative(relative)));
+    proof.chain(checksums).collect()
+}
+
+/// Copies the stored proof files of `entry` (when the lock records them) beside its artifact
+/// at `relative`, after checking each is the one the lock records; returns the copies' paths
+/// (proof, checksums file).
+fn export_proofs(
+    entry: &Entry,
+    dir: &Path,
+    relative: &str,
+) -> Result<(Option<String>, Option<String>)> {
+    let mut copies = Vec::new();
+    for (proof, copy) in stored_files(entry, relative) {
+        copies.push(export_proof(entry, proof, dir, copy)?);
+    }
+    let mut copies = copies.into_iter();
+    Ok((copies.next(), copies.next()))
+}
+
+/// Copies one stored file of `entry`'s evidence to `copy` in `dir`.
+fn export_proof(entry: &Entry, proof: &Proof, dir: &Path, copy: String) -> Result<String> {
     let refuse = |what: String| -> anyhow::Error {
         OpError::new(
             Code::Integrity,
@@ -76,12 +110,11 @@ fn export_proof(entry: &Entry, dir: &Path, relative: &str) -> Result<Option<Stri
             proof.sha256
         )));
     }
-    let copy = proof_relative(relative);
     let path = target(dir, &copy);
     if std::fs::read(&path).ok().as_deref() != Some(bytes.as_slice()) {
         crate::atomic::write_atomic(&path, &bytes)?;
     }
-    Ok(Some(copy))
+    Ok(copy)
 }
 
 fn target(dir: &Path, relative: &str) -> PathBuf {
@@ -198,7 +231,7 @@ pub fn export(
                 }
             }
         };
-        let proof = export_proof(entry, dir, &relative);
+        let proofs = export_proofs(entry, dir, &relative);
         manifest.artifacts.retain(|known| known.path != relative);
         manifest.artifacts.push(ManifestEntry {
             tool: entry.tool.clone(),
@@ -208,9 +241,10 @@ pub fn export(
             path: relative,
             sha256: entry.artifact.sha256.clone(),
             size,
-            proof: proof.as_ref().ok().cloned().flatten(),
+            proof: proofs.as_ref().ok().and_then(|copies| copies.0.clone()),
+            checksums: proofs.as_ref().ok().and_then(|copies| copies.1.clone()),
         });
-        if let Err(error) = proof {
+        if let Err(error) = proofs {
             outcome = Err(error);
             break;
         }
@@ -315,8 +349,7 @@ pub fn verify(lock: &Lock, cache: &Cache, dir: &Path, output: &Output) -> Result
                 entry.artifact.sha256
             ));
         }
-        if let Some(proof) = stored_proof(&entry) {
-            let copy = proof_relative(&relative);
+        for (proof, copy) in stored_files(&entry, &relative) {
             let path = target(dir, &copy);
             if !path.is_file() {
                 problems.push(format!("{}: {copy} is missing", entry.label()));

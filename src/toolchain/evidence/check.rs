@@ -10,7 +10,7 @@ use x509_parser::prelude::{FromDer as _, GeneralName, X509Certificate};
 
 use super::bundle::{self, Bundle};
 use super::trust::TrustedRoot;
-use super::{Kind, Policy, Record};
+use super::{Kind, Policy, Record, checksums_sig, dsse};
 use crate::error::{Code, OpError};
 use crate::toolchain::lock::Artifact;
 
@@ -37,6 +37,18 @@ impl Problem {
             self.found, self.expected, self.proof
         )
     }
+}
+
+/// What a proof was verified to say: the signer, the log entry, and the digest signed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verified {
+    /// The certificate's SAN.
+    pub identity: String,
+    pub log_index: u64,
+    pub integrated_time: u64,
+    /// Hex SHA-256 of what was signed (the artifact, the checksums file, or the artifact as an
+    /// in-toto subject).
+    pub subject: String,
 }
 
 /// The hint of every evidence failure.
@@ -78,12 +90,6 @@ pub fn check_artifact(artifact: &Artifact) -> Result<Result<(), Problem>> {
         expected: expected(policy),
         proof: proof.location(),
     };
-    if record.kind != Kind::CosignKeylessBlob {
-        return Ok(Err(fail(format!(
-            "op cannot check a stored {:?} proof offline yet",
-            record.kind.as_str()
-        ))));
-    }
     let bytes = match proof.read() {
         Ok(bytes) => bytes,
         Err(reason) => return Ok(Err(fail(format!("the proof cannot be read: {reason}")))),
@@ -95,15 +101,49 @@ pub fn check_artifact(artifact: &Artifact) -> Result<Result<(), Problem>> {
             proof.sha256
         ))));
     }
-    let bundle = match bundle::parse(&bytes) {
-        Ok(bundle) => bundle,
-        Err(found) => return Ok(Err(fail(found))),
-    };
     let root = TrustedRoot::load()?;
-    Ok(check_bundle(&bundle, &artifact.sha256, record, policy, &root).map_err(fail))
+    let verified = match record.kind {
+        Kind::CosignKeylessBlob => bundle::parse(&bytes)
+            .and_then(|bundle| check_bundle(&bundle, &artifact.sha256, policy, &root)),
+        Kind::CosignSignedChecksums => checksums_sig::check_stored(&bytes, artifact, record, &root),
+        Kind::SlsaProvenance => dsse::check_stored(&bytes, artifact, record, &root),
+        Kind::DigestAgreement => {
+            Err("a \"digest-agreement\" policy has no proof to store; remove `proof`".to_string())
+        }
+    };
+    Ok(verified
+        .and_then(|verified| check_recorded(record, &verified))
+        .map_err(fail))
+}
+
+/// The proof is the log entry the lock records.
+fn check_recorded(record: &Record, verified: &Verified) -> Result<(), String> {
+    if record
+        .log_index
+        .is_some_and(|index| index != verified.log_index)
+        || record
+            .integrated_time
+            .is_some_and(|time| time != verified.integrated_time)
+    {
+        return Err(format!(
+            "the proof is log entry {} at {}, the lock records entry {} at {}",
+            verified.log_index,
+            verified.integrated_time,
+            record
+                .log_index
+                .map_or("-".into(), |index| index.to_string()),
+            record
+                .integrated_time
+                .map_or("-".into(), |time| time.to_string()),
+        ));
+    }
+    Ok(())
 }
 
 fn expected(policy: &Policy) -> String {
+    if policy.kind == Kind::SlsaProvenance {
+        return dsse::expected(policy);
+    }
     format!(
         "signer {} issued by {}",
         policy.identity.as_deref().unwrap_or("(any)"),
@@ -111,38 +151,19 @@ fn expected(policy: &Policy) -> String {
     )
 }
 
-/// Every check of a blob bundle against the pinned `sha256`, the record and the policy.
-fn check_bundle(
+/// Every check of a message-signature bundle against the signed `sha256` and the policy's
+/// signer.
+pub(super) fn check_bundle(
     bundle: &Bundle,
     sha256: &str,
-    record: &Record,
     policy: &Policy,
     root: &TrustedRoot,
-) -> Result<(), String> {
+) -> Result<Verified, String> {
     let signed = hex::encode(&bundle.digest);
     if bundle.digest_algorithm != "SHA2_256" || signed != sha256 {
         return Err(format!(
             "the signature is over {} {signed}, the lock pins sha256 {sha256}",
             bundle.digest_algorithm
-        ));
-    }
-    if record
-        .log_index
-        .is_some_and(|index| index != bundle.log_index)
-        || record
-            .integrated_time
-            .is_some_and(|time| time != bundle.integrated_time)
-    {
-        return Err(format!(
-            "the proof is log entry {} at {}, the lock records entry {} at {}",
-            bundle.log_index,
-            bundle.integrated_time,
-            record
-                .log_index
-                .map_or("-".into(), |index| index.to_string()),
-            record
-                .integrated_time
-                .map_or("-".into(), |time| time.to_string()),
         ));
     }
     check_log_entry(bundle, sha256, root)?;
@@ -156,6 +177,7 @@ fn check_bundle(
     let (_, cert) = X509Certificate::from_der(leaf)
         .map_err(|error| format!("the signing certificate cannot be read: {error}"))?;
     let identities = identities(&cert);
+    let identity = identities.first().cloned().unwrap_or_default();
     let issuer = issuer(&cert);
     let identity_ok = policy
         .identity
@@ -185,37 +207,60 @@ fn check_bundle(
         format!(
             "the signature does not verify over sha256 {sha256} with the signing certificate's key"
         )
+    })?;
+    Ok(Verified {
+        identity,
+        log_index: bundle.log_index,
+        integrated_time: bundle.integrated_time,
+        subject: sha256.to_string(),
     })
 }
 
 /// The log entry is signed by a trusted log (its signed entry timestamp) and records this very
 /// signature, certificate and digest.
 fn check_log_entry(bundle: &Bundle, sha256: &str, root: &TrustedRoot) -> Result<(), String> {
-    let log_id = hex::encode(&bundle.log_id);
+    check_timestamp(
+        &bundle::Entry {
+            log_index: bundle.log_index,
+            log_id: bundle.log_id.clone(),
+            integrated_time: bundle.integrated_time,
+            signed_entry_timestamp: bundle.signed_entry_timestamp.clone(),
+            body_base64: bundle.body_base64.clone(),
+            body: Vec::new(),
+        },
+        root,
+    )?;
+    check_hashedrekord(bundle, sha256)
+}
+
+/// The log entry is signed by a log of the trusted root valid at its integrated time (its
+/// signed entry timestamp).
+pub(super) fn check_timestamp(entry: &bundle::Entry, root: &TrustedRoot) -> Result<(), String> {
+    let log_id = hex::encode(&entry.log_id);
     let log = root
         .logs
         .iter()
-        .find(|log| log.key_id == bundle.log_id)
+        .find(|log| log.key_id == entry.log_id)
         .ok_or_else(|| {
             format!(
                 "the log entry is from log {log_id}, which {} does not trust",
                 root.origin
             )
         })?;
-    if !log.valid.contains(bundle.integrated_time) {
+    if !log.valid.contains(entry.integrated_time) {
         return Err(format!(
             "log {log_id} was not valid at the entry's integrated time {}",
-            bundle.integrated_time
+            entry.integrated_time
         ));
     }
-    let timestamp = bundle.signed_entry_timestamp.as_ref().ok_or(
+    let timestamp = entry.signed_entry_timestamp.as_ref().ok_or(
         "the log entry carries no signed entry timestamp (inclusion promise), which op needs to check it offline",
     )?;
     let payload = format!(
         "{{\"body\":{},\"integratedTime\":{},\"logID\":\"{log_id}\",\"logIndex\":{}}}",
-        serde_json::Value::String(bundle.body_base64.clone()),
-        bundle.integrated_time,
-        bundle.log_index
+        serde_json::Value::String(entry.body_base64.clone()),
+        entry.integrated_time,
+        entry.log_index
     );
     let (_, spki) = x509_parser::x509::SubjectPublicKeyInfo::from_der(&log.spki)
         .map_err(|error| format!("log {log_id}'s key cannot be read: {error}"))?;
@@ -233,9 +278,12 @@ fn check_log_entry(bundle: &Bundle, sha256: &str, root: &TrustedRoot) -> Result<
         .map_err(|_| {
             format!(
                 "the signed entry timestamp of entry {} does not verify with log {log_id}'s key",
-                bundle.log_index
+                entry.log_index
             )
-        })?;
+        })
+}
+
+fn check_hashedrekord(bundle: &Bundle, sha256: &str) -> Result<(), String> {
     let logged = bundle::logged_signature(&bundle.body)?;
     if logged.sha256 != sha256 {
         return Err(format!(
@@ -253,7 +301,7 @@ fn check_log_entry(bundle: &Bundle, sha256: &str, root: &TrustedRoot) -> Result<
 
 /// The leaf chains to an authority of the trusted root that was valid at `time`, and was itself
 /// valid then, for code signing.
-fn check_chain(
+pub(super) fn check_chain(
     leaf: &[u8],
     extra: &[Vec<u8>],
     time: u64,
@@ -313,7 +361,7 @@ fn check_chain(
 }
 
 /// The certificate's subject alternative names (e-mail addresses and URIs).
-fn identities(cert: &X509Certificate<'_>) -> Vec<String> {
+pub(super) fn identities(cert: &X509Certificate<'_>) -> Vec<String> {
     let Ok(Some(names)) = cert.subject_alternative_name() else {
         return Vec::new();
     };
@@ -329,7 +377,7 @@ fn identities(cert: &X509Certificate<'_>) -> Vec<String> {
 }
 
 /// Fulcio's OIDC issuer: the v2 extension (a DER UTF8String) when present, else v1.
-fn issuer(cert: &X509Certificate<'_>) -> Option<String> {
+pub(super) fn issuer(cert: &X509Certificate<'_>) -> Option<String> {
     let find = |oid: &str| {
         cert.extensions()
             .iter()

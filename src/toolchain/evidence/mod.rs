@@ -4,6 +4,9 @@
 
 mod bundle;
 mod check;
+mod checksums_sig;
+mod dsse;
+mod fulcio;
 pub mod trust;
 
 use std::path::PathBuf;
@@ -12,7 +15,9 @@ use toml::Value;
 
 use crate::toolchain::lock::{optional_string, safe_relative_path};
 
-pub use check::{Problem, check_artifact, verify_artifact};
+pub use check::{Problem, Verified, check_artifact, verify_artifact};
+pub use checksums_sig::{listed_digest, verify_signed_checksums};
+pub use dsse::{SLSA_GENERIC_BUILDER, verify_provenance};
 
 /// Proof files of the built-in lock, by path relative to the lock (none yet: the scheduled lock
 /// update fills them from upstream).
@@ -76,7 +81,7 @@ pub struct Policy {
     pub issuer: Option<String>,
     /// The source repository provenance must name (`github.com/owner/repo`).
     pub source: Option<String>,
-    /// The tag provenance must name.
+    /// The tag provenance must name (`slsa-provenance`: `v{version}` unless given).
     pub tag: Option<String>,
 }
 
@@ -84,13 +89,24 @@ pub struct Policy {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Record {
     pub kind: Kind,
-    /// Lowercase hex SHA-256 of what was signed (the artifact, or the checksums file).
+    /// Lowercase hex SHA-256 of what was signed: the artifact (`cosign-keyless-blob`), the
+    /// checksums file (`cosign-signed-checksums`), or the artifact as an in-toto subject of the
+    /// provenance (`slsa-provenance`).
     pub subject: String,
+    /// The signer the certificate names (its SAN).
     pub identity: Option<String>,
+    /// The transparency-log entry of the signature.
     pub log_index: Option<u64>,
+    /// When the log integrated the entry (Unix seconds).
     pub integrated_time: Option<u64>,
     /// The stored Sigstore bundle, relative to the lock, and its SHA-256.
     pub proof: Option<Proof>,
+    /// `cosign-signed-checksums`: the stored checksums file the bundle signs, relative to the
+    /// lock; its SHA-256 is `subject`.
+    pub checksums: Option<Proof>,
+    /// The artifact's file name as the checksums file or the provenance's subject names it
+    /// (default: the last path segment of the artifact's URL).
+    pub name: Option<String>,
     /// The tool's policy (copied here so that an install sees it with the artifact).
     pub policy: Option<Policy>,
 }
@@ -135,6 +151,21 @@ pub fn proof_path(tool: &str, version: &str, platform: &str) -> String {
     format!("toolchain.evidence/{tool}/{version}/{platform}.sigstore.json")
 }
 
+/// The documented places of a signed checksums file and of its bundle (one pair per version,
+/// serving every platform), relative to the lock.
+pub fn checksums_paths(tool: &str, version: &str) -> (String, String) {
+    let dir = format!("toolchain.evidence/{tool}/{version}");
+    (
+        format!("{dir}/checksums.txt"),
+        format!("{dir}/checksums.sigstore.json"),
+    )
+}
+
+/// The documented place of a provenance bundle (one per version, serving every platform).
+pub fn provenance_path(tool: &str, version: &str) -> String {
+    format!("toolchain.evidence/{tool}/{version}/provenance.sigstore.json")
+}
+
 /// Parses `[tools.X.evidence]`; `checksum_sources` is how many `checksums` the tool names.
 pub fn parse_policy(
     value: &Value,
@@ -152,13 +183,16 @@ pub fn parse_policy(
             None => Ok(None),
         }
     };
-    let policy = Policy {
+    let mut policy = Policy {
         kind,
         identity: expand("identity")?,
         issuer: expand("issuer")?,
         source: expand("source")?,
         tag: expand("tag")?,
     };
+    if kind == Kind::SlsaProvenance && policy.tag.is_none() {
+        policy.tag = Some(format!("v{version}"));
+    }
     let present = |field: &str| match field {
         "identity" => policy.identity.is_some(),
         "issuer" => policy.issuer.is_some(),
@@ -208,13 +242,16 @@ pub fn parse_record(value: &Value, sha256: &str) -> Result<Record, String> {
             "integrated_time",
             "proof",
             "proof_sha256",
+            "checksums",
+            "name",
         ],
     )?;
     let subject = hex64(table, "subject").map_err(in_field)?;
     let subject = subject.ok_or_else(|| in_field("field `subject`: missing".into()))?;
-    if kind == Kind::CosignKeylessBlob && subject != sha256 {
+    if matches!(kind, Kind::CosignKeylessBlob | Kind::SlsaProvenance) && subject != sha256 {
         return Err(in_field(format!(
-            "field `subject`: {subject} is not the artifact's sha256 {sha256}; a blob signature is over the artifact itself"
+            "field `subject`: {subject} is not the artifact's sha256 {sha256}; a {:?} proof is about the artifact itself",
+            kind.as_str()
         )));
     }
     let number = |field: &str| match table.get(field) {
@@ -252,6 +289,53 @@ pub fn parse_record(value: &Value, sha256: &str) -> Result<Record, String> {
             ));
         }
     };
+    let checksums = optional_string(table, "checksums").map_err(in_field)?;
+    let name = optional_string(table, "name").map_err(in_field)?;
+    let signs_checksums = kind == Kind::CosignSignedChecksums;
+    if !signs_checksums && checksums.is_some() {
+        return Err(in_field(format!(
+            "field `checksums`: kind {:?} does not use it; remove it",
+            kind.as_str()
+        )));
+    }
+    if !matches!(kind, Kind::CosignSignedChecksums | Kind::SlsaProvenance) && name.is_some() {
+        return Err(in_field(format!(
+            "field `name`: kind {:?} does not use it; remove it",
+            kind.as_str()
+        )));
+    }
+    if name
+        .as_ref()
+        .is_some_and(|name| name.is_empty() || name.contains(['/', '\\', '\n']))
+    {
+        return Err(in_field(
+            "field `name`: must be a file name without `/`".into(),
+        ));
+    }
+    let checksums = match (checksums, &proof) {
+        (Some(path), Some(_)) if safe_relative_path(&path) => Some(Proof {
+            path,
+            sha256: subject.clone(),
+            lock_dir: None,
+        }),
+        (Some(path), Some(_)) => {
+            return Err(in_field(format!(
+                "field `checksums`: {path:?} must be a relative path below the lock's directory without `..`"
+            )));
+        }
+        (Some(_), None) => {
+            return Err(in_field(
+                "field `proof`: missing; a stored checksums file needs the bundle that signs it"
+                    .into(),
+            ));
+        }
+        (None, Some(_)) if signs_checksums => {
+            return Err(in_field(
+                "field `checksums`: missing; the bundle signs a checksums file, store it and name it here".into(),
+            ));
+        }
+        (None, _) => None,
+    };
     Ok(Record {
         kind,
         subject,
@@ -259,6 +343,8 @@ pub fn parse_record(value: &Value, sha256: &str) -> Result<Record, String> {
         log_index: number("log_index")?,
         integrated_time: number("integrated_time")?,
         proof,
+        checksums,
+        name,
         policy: None,
     })
 }
@@ -296,7 +382,10 @@ pub fn locate(tools: &mut [crate::toolchain::lock::Tool], lock_dir: Option<&std:
         .flat_map(|tool| tool.platforms.values_mut())
         .filter_map(|artifact| artifact.evidence.as_mut());
     for record in records {
-        if let Some(proof) = &mut record.proof {
+        for proof in [&mut record.proof, &mut record.checksums]
+            .into_iter()
+            .flatten()
+        {
             proof.lock_dir = Some(lock_dir.map_or_else(PathBuf::new, std::path::Path::to_path_buf));
         }
     }
@@ -347,5 +436,7 @@ fn hex64(table: &toml::Table, field: &str) -> Result<Option<String>, String> {
     }
 }
 
+#[cfg(test)]
+mod kinds_tests;
 #[cfg(test)]
 mod tests;

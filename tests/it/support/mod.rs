@@ -11,6 +11,7 @@ pub mod lock;
 pub mod registry;
 pub mod server;
 pub mod sigstore;
+pub mod sigstore_dsse;
 pub mod tls;
 pub mod wire;
 
