@@ -11,6 +11,8 @@ mod cache_lifecycle;
 mod evidence;
 mod inputs_bounded;
 mod lock_lifecycle;
+mod lock_outdated;
+mod lock_refresh;
 mod lock_upstream;
 mod pipeline_bed;
 mod pipeline_build;
