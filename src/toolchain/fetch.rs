@@ -3,6 +3,7 @@
 //! bytes served and written.
 
 mod http;
+mod rate_limit;
 mod tls;
 
 use std::fs::File;

@@ -185,6 +185,26 @@ fn outdated_reads_every_page_and_every_listing_and_exits_100() {
     assert_eq!(up.server.gets(PAGE2), 1, "the Link header's next page");
     assert_eq!(up.server.gets(STABLE_MINOR), 1);
 
+    // A page link that is not HTTP(S) is not followed.
+    up.server.route(
+        PAGE1,
+        Route::new(releases_json(&[("v2.0.0", 3 * DAY, false, false)]))
+            .header("Link", "<file:///etc/passwd>; rel=\"next\""),
+    );
+    let run = env.op(&["toolchain", "outdated", "--json", "fixture"]);
+    run.code(100);
+    assert_eq!(
+        row(&run.json(), "fixture")["latest_patch"],
+        serde_json::Value::Null
+    );
+    up.server.route(
+        PAGE1,
+        Route::new(releases_json(&[
+            ("v3.0.0-rc.1", 5 * DAY, true, false),
+            ("v2.0.0", 3 * DAY, false, false),
+        ])),
+    );
+
     // --pre counts the release candidate; the table names both.
     env.op(&["toolchain", "outdated", "--pre", "fixture"])
         .code(100)

@@ -158,8 +158,11 @@ fn read_all<'a>(
                     if crate::error::exit_code(&error) == Code::Download as i32
                         && tools.len() > 1 =>
                 {
-                    toolchain.output.warn(&format!("{error:#}"));
-                    first_error.get_or_insert(error);
+                    // The first is the exit error, printed last; later ones are warnings.
+                    match first_error {
+                        None => first_error = Some(error),
+                        Some(_) => toolchain.output.warn(&format!("{error:#}")),
+                    }
                 }
                 Err(error) => return Err(error),
             }
