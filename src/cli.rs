@@ -197,6 +197,15 @@ Examples:
     #[command(after_help = "Example:\n  op toolchain verify || op toolchain install --force")]
     Verify,
 
+    /// Show the newest upstream release of each pinned tool; exit 100 when a pin is behind
+    #[command(after_help = "\
+Examples:
+  op toolchain outdated
+  op toolchain outdated --json | jq -r '.[] | select(.outdated) | .tool'
+  op toolchain outdated kubectl --min-age 3d
+Exit 0: every pin is current; 100: a release newer than a pin is at least --min-age old.")]
+    Outdated(OutdatedArgs),
+
     /// Refresh pins from upstream checksum files, or check the lock
     #[command(subcommand)]
     Lock(LockCommand),
@@ -229,6 +238,29 @@ Examples:\n  op toolchain prune --dry-run\n  op toolchain prune\n  op toolchain 
     },
 }
 
+/// How `outdated` and `lock update TOOL@latest` choose among upstream releases.
+#[derive(Debug, Args)]
+pub struct LatestArgs {
+    /// Only releases published at least this long ago count (`24h`, `3d`, `90m`, `0`)
+    #[arg(long, value_name = "AGE", default_value = "24h")]
+    pub min_age: String,
+    /// Consider pre-releases (`2.0.0-rc.1`) too
+    #[arg(long)]
+    pub pre: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct OutdatedArgs {
+    /// Only these tools [default: every tool whose template lists `releases`]
+    #[arg(value_name = "TOOL")]
+    pub tools: Vec<String>,
+    /// One JSON array on stdout
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub latest: LatestArgs,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum LockCommand {
     /// Pin new versions: URLs from each tool's template, digests from upstream checksum files
@@ -237,12 +269,29 @@ Examples:
   op toolchain lock update flux@2.8.0
   op toolchain lock update kubectl@1.36.0 crane@0.22.0 --lock ci/toolchain.lock
   op toolchain lock update skaffold@2.14.0 --accept-reupload   after checking why it changed
-Only checksum files and HEAD requests are made (through OP_TOOLCHAIN_MIRROR when set). On any
-error the lock and DEPENDENCIES.md stay exactly as they were.")]
+  op toolchain lock update flux@latest      the newest release at least --min-age old
+  op toolchain lock update --all --min-age 3d
+Only release listings, checksum files and HEAD requests are made (through OP_TOOLCHAIN_MIRROR
+when set). On any error the lock and DEPENDENCIES.md stay exactly as they were.")]
     Update {
-        /// TOOL@VERSION, for example flux@2.8.0
-        #[arg(required = true, value_name = "TOOL@VERSION")]
+        /// TOOL@VERSION (flux@2.8.0) or TOOL@latest
+        #[arg(
+            required_unless_present = "all",
+            conflicts_with = "all",
+            value_name = "TOOL@VERSION"
+        )]
         specs: Vec<String>,
+
+        /// Every tool whose template lists `releases`, at its newest release (TOOL@latest)
+        #[arg(long)]
+        all: bool,
+
+        #[command(flatten)]
+        latest: LatestArgs,
+
+        /// Pin a version older than the one pinned now
+        #[arg(long)]
+        allow_downgrade: bool,
 
         /// Record a new digest for a URL the lock already pins (an asset re-uploaded upstream)
         /// instead of refusing with exit 3

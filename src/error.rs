@@ -17,6 +17,9 @@ pub enum Code {
     NoPlatform = 5,
     /// Offline and the tool is not in the cache.
     Offline = 6,
+    /// `op toolchain outdated`: a newer release than a pin is past the minimum age (as
+    /// `dnf check-update` and `rustup check` do, so a scheduled job can branch on it).
+    Outdated = 100,
 }
 
 /// An error that carries its exit code and, optionally, a hint telling the user what to do.

@@ -1,11 +1,13 @@
 //! The release tag of a build: `GITHUB_REF=refs/tags/v1.2.3` → `1.2.3`, else the exact tag of
-//! HEAD (`git describe --exact-match --tags HEAD`), else none. A release tag also earns `:latest`.
+//! HEAD (`git describe --exact-match --tags HEAD`), else none. A `v` is dropped only before a
+//! version (`vendor-drop` stays `vendor-drop`). A release tag also earns `:latest`.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::settings;
+use crate::toolchain::version;
 
 /// The tag from `GITHUB_REF` when it is set, else from git in `dir`.
 pub fn release_tag(dir: &Path) -> Option<String> {
@@ -17,7 +19,12 @@ pub fn release_tag(dir: &Path) -> Option<String> {
 
 fn strip_v(tag: &str) -> Option<String> {
     let tag = tag.trim();
-    let tag = tag.strip_prefix('v').unwrap_or(tag);
+    let stripped = version::strip_v(tag);
+    let tag = if stripped != tag && version::parse(stripped).is_some() {
+        stripped
+    } else {
+        tag
+    };
     (!tag.is_empty()).then(|| tag.to_string())
 }
 
@@ -71,10 +78,14 @@ mod tests {
     }
 
     #[test]
-    fn one_leading_v_is_stripped() {
+    fn a_v_is_stripped_only_before_a_version() {
         assert_eq!(strip_v("v1.2.3").as_deref(), Some("1.2.3"));
-        assert_eq!(strip_v("vv1").as_deref(), Some("v1"));
+        assert_eq!(strip_v("v1.2.3-rc.1").as_deref(), Some("1.2.3-rc.1"));
+        assert_eq!(strip_v("vendor-drop").as_deref(), Some("vendor-drop"));
+        assert_eq!(strip_v("vv1").as_deref(), Some("vv1"));
+        assert_eq!(strip_v("v1.2.3.4").as_deref(), Some("v1.2.3.4"));
         assert_eq!(strip_v("release-1").as_deref(), Some("release-1"));
-        assert_eq!(strip_v("v"), None);
+        assert_eq!(strip_v("v").as_deref(), Some("v"));
+        assert_eq!(strip_v(" "), None);
     }
 }

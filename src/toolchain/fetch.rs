@@ -3,6 +3,7 @@
 //! bytes served and written.
 
 mod http;
+mod rate_limit;
 mod tls;
 
 use std::fs::File;
@@ -236,6 +237,18 @@ pub async fn fetch_small(
     label: &str,
     max: u64,
 ) -> Result<Vec<u8>> {
+    Ok(fetch_page(client, settings, source, label, max).await?.0)
+}
+
+/// [`fetch_small`], with the response headers (`Link`, `Last-Modified`) of an HTTP source: one
+/// page of a release listing. A `file://` source has none.
+pub async fn fetch_page(
+    client: Option<&reqwest::Client>,
+    settings: &ToolchainSettings,
+    source: &Source,
+    label: &str,
+    max: u64,
+) -> Result<(Vec<u8>, reqwest::header::HeaderMap)> {
     let too_big = || -> anyhow::Error {
         OpError::new(
             Code::Download,
@@ -260,7 +273,7 @@ pub async fn fetch_small(
             if bytes.len() as u64 > max {
                 return Err(too_big());
             }
-            Ok(bytes)
+            Ok((bytes, reqwest::header::HeaderMap::new()))
         }
         Source::Http(url) => {
             let client = client.expect("an HTTP client is built whenever an HTTP source exists");

@@ -13,8 +13,11 @@ pub mod lock;
 pub mod mirror;
 pub mod platform;
 pub mod refresh;
+pub mod releases;
 pub mod template;
+pub mod timestamp;
 pub mod unpack;
+pub mod version;
 
 use std::path::{Path, PathBuf};
 

@@ -37,8 +37,9 @@ pub struct Bump {
     pub platforms: Vec<Planned>,
 }
 
-/// `TOOL@VERSION` (a leading `v` on the version is dropped) → the tool and the version.
-fn parse_spec<'a>(lock: &'a Lock, spec: &str) -> Result<(&'a Tool, String)> {
+/// `TOOL@VERSION` (a `v` before the version is dropped) → the tool and the version. A version
+/// older than the pinned one is refused unless `allow_downgrade`.
+fn parse_spec<'a>(lock: &'a Lock, spec: &str, allow_downgrade: bool) -> Result<(&'a Tool, String)> {
     let Some((name, version)) = spec
         .split_once('@')
         .filter(|(name, version)| !name.is_empty() && !version.is_empty())
@@ -48,7 +49,7 @@ fn parse_spec<'a>(lock: &'a Lock, spec: &str) -> Result<(&'a Tool, String)> {
         ))
         .into());
     };
-    let version = version.strip_prefix('v').unwrap_or(version);
+    let version = crate::toolchain::version::strip_v(version);
     if version.is_empty()
         || !version
             .chars()
@@ -60,6 +61,7 @@ fn parse_spec<'a>(lock: &'a Lock, spec: &str) -> Result<(&'a Tool, String)> {
         .into());
     }
     let tool = lock.tool(name)?;
+    crate::toolchain::version::check_downgrade(name, &tool.version, version, allow_downgrade)?;
     let Some(template) = &tool.template else {
         return Err(needs_template(lock, name));
     };
@@ -85,10 +87,15 @@ fn needs_template(lock: &Lock, name: &str) -> anyhow::Error {
 
 /// Reads the published digest (every checksum source) and HEAD size of each platform of each
 /// requested tool.
-fn plan(lock: &Lock, specs: &[String], settings: &ToolchainSettings) -> Result<Vec<Bump>> {
+fn plan(
+    lock: &Lock,
+    specs: &[String],
+    allow_downgrade: bool,
+    settings: &ToolchainSettings,
+) -> Result<Vec<Bump>> {
     let mut wanted: Vec<(&Tool, String)> = Vec::new();
     for spec in specs {
-        let (tool, version) = parse_spec(lock, spec)?;
+        let (tool, version) = parse_spec(lock, spec, allow_downgrade)?;
         if wanted.iter().any(|(seen, _)| seen.name == tool.name) {
             return Err(OpError::config(format!("{} is named twice", tool.name)).into());
         }
@@ -248,6 +255,7 @@ pub fn update(
     lock: &Lock,
     specs: &[String],
     accept_reupload: bool,
+    allow_downgrade: bool,
     settings: &ToolchainSettings,
     output: &Output,
 ) -> Result<()> {
@@ -260,7 +268,7 @@ pub fn update(
     };
     let original =
         crate::bounded::read_capped_to_string(path, "lock file", crate::bounded::LOCK_CAP)?;
-    let mut bumps = plan(lock, specs, settings)?;
+    let mut bumps = plan(lock, specs, allow_downgrade, settings)?;
     reconcile(lock, &mut bumps, accept_reupload, output)?;
     let updated =
         edit(&original, &bumps).with_context(|| format!("cannot update {}", path.display()))?;

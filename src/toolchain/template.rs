@@ -14,7 +14,8 @@
 //!
 //! Placeholders: `{version}`, `{os}` (linux, darwin, windows), `{arch}` (amd64, arm64), `{ext}`,
 //! `{exe}` (`.exe` on Windows, else empty). A platform table overrides `os`, `arch`, `ext`,
-//! `archive` and `bin`.
+//! `archive` and `bin`. `releases` (one source or a list) says where upstream lists its releases,
+//! for `op toolchain outdated` and `lock update TOOL@latest` (see [`crate::toolchain::releases`]).
 
 use std::collections::BTreeMap;
 
@@ -31,6 +32,8 @@ pub struct Template {
     pub ext: Option<String>,
     /// Per-platform overrides of `os`, `arch`, `ext`, `archive`, `bin`.
     pub platforms: BTreeMap<String, BTreeMap<String, String>>,
+    /// Where upstream lists its releases; empty when the lock does not say.
+    pub releases: Vec<String>,
 }
 
 /// One platform's artifact as the template describes it.
@@ -115,9 +118,9 @@ pub fn parse_archive(kind: &str) -> Result<ArchiveKind, String> {
 /// produces must render for `version` (the lock's current one).
 pub fn parse(table: &toml::Table, version: &str) -> Result<Template, String> {
     for key in table.keys() {
-        if !["url", "archive", "bin", "ext", "platforms"].contains(&key.as_str()) {
+        if !["url", "archive", "bin", "ext", "platforms", "releases"].contains(&key.as_str()) {
             return Err(format!(
-                "unknown field `{key}`; expected `url`, `archive`, `bin`, `ext` and `platforms`"
+                "unknown field `{key}`; expected `url`, `archive`, `bin`, `ext`, `platforms` and `releases`"
             ));
         }
     }
@@ -160,6 +163,7 @@ pub fn parse(table: &toml::Table, version: &str) -> Result<Template, String> {
         bin: lock::optional_string(table, "bin")?,
         ext: lock::optional_string(table, "ext")?,
         platforms,
+        releases: parse_releases(table.get("releases"))?,
     };
     for key in template.platform_keys() {
         let rendered = template
@@ -181,6 +185,33 @@ pub fn parse(table: &toml::Table, version: &str) -> Result<Template, String> {
         }
     }
     Ok(template)
+}
+
+/// `releases`: one source or a list of them, each checked by
+/// [`crate::toolchain::releases::Listing::parse`].
+fn parse_releases(value: Option<&Value>) -> Result<Vec<String>, String> {
+    let sources = match value {
+        None => return Ok(Vec::new()),
+        Some(Value::String(source)) => vec![source.clone()],
+        Some(Value::Array(items)) if !items.is_empty() => items
+            .iter()
+            .map(|item| match item {
+                Value::String(source) => Ok(source.clone()),
+                _ => Err("field `releases`: every entry must be a string".to_string()),
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => {
+            return Err(
+                "field `releases`: must be a string like \"github:OWNER/REPO\" or a non-empty list of them"
+                    .into(),
+            );
+        }
+    };
+    for source in &sources {
+        crate::toolchain::releases::Listing::parse(source)
+            .map_err(|error| format!("field `releases`: {error}"))?;
+    }
+    Ok(sources)
 }
 
 /// Replaces `{name}` placeholders; an unknown one is an error naming it.
@@ -256,6 +287,7 @@ mod tests {
             bin: Some("pack{exe}".into()),
             ext: Some("tgz".into()),
             platforms,
+            releases: vec!["github:buildpacks/pack".into()],
         }
     }
 

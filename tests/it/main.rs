@@ -12,6 +12,8 @@ mod evidence;
 mod evidence_kinds;
 mod inputs_bounded;
 mod lock_lifecycle;
+mod lock_outdated;
+mod lock_refresh;
 mod lock_upstream;
 mod pipeline_bed;
 mod pipeline_build;

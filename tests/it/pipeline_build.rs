@@ -57,9 +57,12 @@ fn release_tag_from_github_ref_else_git_describe() {
     for (reference, tag) in [
         ("refs/tags/v1.2.3", Some("1.2.3")),
         ("refs/tags/1.2.3", Some("1.2.3")),
-        ("refs/tags/vv1", Some("v1")),
+        ("refs/tags/v2", Some("2")),
+        // A `v` is dropped only before a version: these tags are kept as written.
+        ("refs/tags/vv1", Some("vv1")),
+        ("refs/tags/vendor-drop", Some("vendor-drop")),
         ("refs/tags/release-1", Some("release-1")),
-        ("refs/tags/v", None),
+        ("refs/tags/v", Some("v")),
         ("refs/heads/main", None),
         ("refs/pull/7/merge", None),
     ] {

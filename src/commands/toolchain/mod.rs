@@ -1,4 +1,4 @@
-//! `op toolchain …`: install, list, which, exec, env, verify, prune.
+//! `op toolchain …`: install, list, which, exec, env, verify, outdated, prune.
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -17,6 +17,7 @@ use crate::toolchain::cache::State;
 use crate::toolchain::install::Outcome;
 use crate::toolchain::{Toolchain, audit, exec, mirror, refresh};
 
+mod outdated;
 mod prune;
 mod verify;
 
@@ -32,13 +33,18 @@ pub fn run(toolchain: &Toolchain, command: ToolchainCommand) -> Result<()> {
             dry_run,
             unused_for,
         } => prune::run(toolchain, dry_run, &unused_for),
+        ToolchainCommand::Outdated(args) => outdated::run(toolchain, args),
         ToolchainCommand::Lock(LockCommand::Update {
             specs,
+            all,
+            latest,
             accept_reupload,
+            allow_downgrade,
         }) => refresh::update(
             &toolchain.lock,
-            &specs,
+            &outdated::resolve_specs(toolchain, &specs, all, &latest)?,
             accept_reupload,
+            allow_downgrade,
             &toolchain.settings,
             &toolchain.output,
         ),

@@ -7,7 +7,7 @@
 //! failing `flux reconcile` is a warning, and the polling goes on: the deployment's image, not
 //! Flux's answer, is what the command waits for (upstream ignores that exit code altogether).
 
-mod duration;
+pub(crate) mod duration;
 mod image;
 
 use std::time::Instant;

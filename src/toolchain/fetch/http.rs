@@ -16,7 +16,7 @@ use crate::settings::ToolchainSettings;
 use crate::toolchain::cache::Entry;
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+pub(super) const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
 /// Builds the HTTP client: rustls with the OS roots plus any CAs from `SSL_CERT_FILE`, proxies
 /// from the environment, connect and read timeouts, and no content decoding.
@@ -282,6 +282,9 @@ pub(super) async fn send_passing<T>(
     if pass.contains(&status) {
         return Ok(response);
     }
+    if let Some(error) = super::rate_limit::rate_limited(&response, settings, label, source) {
+        return Err(Attempt::Fatal(error));
+    }
     if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
         let retry_after = response
             .headers()
@@ -424,7 +427,7 @@ pub(super) async fn attempt_small(
     source: &Source,
     max: u64,
     too_big: &dyn Fn() -> anyhow::Error,
-) -> Attempt<Vec<u8>> {
+) -> Attempt<(Vec<u8>, reqwest::header::HeaderMap)> {
     let mut response = match send(client.get(url.clone()), settings, label, source).await {
         Ok(response) => response,
         Err(attempt) => return attempt,
@@ -438,7 +441,7 @@ pub(super) async fn attempt_small(
                     return Attempt::Fatal(too_big());
                 }
             }
-            Ok(None) => return Attempt::Done(body),
+            Ok(None) => return Attempt::Done((body, response.headers().clone())),
             Err(error) => return Attempt::Retry(describe_reqwest(&error), None),
         }
     }

@@ -18,7 +18,8 @@ pub struct Tls {
 
 impl Tls {
     /// A new CA (never reused across tests) and a server certificate it signed, valid for
-    /// 127.0.0.1, localhost, mirror.invalid and github.com (names only a proxy reaches here).
+    /// 127.0.0.1, localhost, mirror.invalid, github.com and api.github.com (names only a proxy
+    /// reaches here).
     pub fn throwaway() -> Tls {
         let ca_key = KeyPair::generate().expect("CA key");
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
@@ -40,6 +41,7 @@ impl Tls {
             "localhost".to_string(),
             "mirror.invalid".to_string(),
             "github.com".to_string(),
+            "api.github.com".to_string(),
         ])
         .expect("leaf params");
         leaf_params
