@@ -237,8 +237,9 @@ Examples:
   op toolchain lock update flux@2.8.0
   op toolchain lock update kubectl@1.36.0 crane@0.22.0 --lock ci/toolchain.lock
   op toolchain lock update skaffold@2.14.0 --accept-reupload   after checking why it changed
-Only checksum files and HEAD requests are made (through OP_TOOLCHAIN_MIRROR when set). On any
-error the lock and DEPENDENCIES.md stay exactly as they were.")]
+Only checksum files, signatures and HEAD requests are made (through OP_TOOLCHAIN_MIRROR when
+set), and the transparency log is asked about each signature. On any error the lock,
+DEPENDENCIES.md and the evidence proofs stay exactly as they were.")]
     Update {
         /// TOOL@VERSION, for example flux@2.8.0
         #[arg(required = true, value_name = "TOOL@VERSION")]
@@ -248,6 +249,11 @@ error the lock and DEPENDENCIES.md stay exactly as they were.")]
         /// instead of refusing with exit 3
         #[arg(long)]
         accept_reupload: bool,
+
+        /// Pin TOOL even though the supply-chain evidence its policy requires cannot be gathered
+        /// or verified (repeatable; recorded in the lock as `accepted_missing = "VERSION"`)
+        #[arg(long, value_name = "TOOL")]
+        accept_missing_evidence: Vec<String>,
     },
 
     /// Check that every tool and platform is pinned and consistent; --upstream also compares

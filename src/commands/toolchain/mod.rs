@@ -35,10 +35,14 @@ pub fn run(toolchain: &Toolchain, command: ToolchainCommand) -> Result<()> {
         ToolchainCommand::Lock(LockCommand::Update {
             specs,
             accept_reupload,
+            accept_missing_evidence,
         }) => refresh::update(
             &toolchain.lock,
             &specs,
-            accept_reupload,
+            &refresh::Accept {
+                reupload: accept_reupload,
+                missing_evidence: accept_missing_evidence,
+            },
             &toolchain.settings,
             &toolchain.output,
         ),
