@@ -352,7 +352,9 @@ fn verdict(total: &Found, output: &Output) -> Result<()> {
         return Ok(());
     }
     let summary = summary.join("; ");
-    if total.changed.platforms == 0 && total.problems.platforms == 0 && total.evidence.platforms == 0
+    if total.changed.platforms == 0
+        && total.problems.platforms == 0
+        && total.evidence.platforms == 0
     {
         return Err(OpError::new(Code::Download, summary)
             .with_hint("check the network, proxy (HTTPS_PROXY) and OP_TOOLCHAIN_MIRROR, then run the check again")

@@ -9,6 +9,7 @@ mod support;
 mod cache_hostile;
 mod cache_lifecycle;
 mod evidence;
+mod evidence_update;
 mod inputs_bounded;
 mod lock_lifecycle;
 mod lock_upstream;

@@ -81,7 +81,9 @@ impl<'a> Gatherer<'a> {
     async fn small(&mut self, url: &str, label: &str) -> Result<Vec<u8>> {
         let source = fetch::resolve(url, self.settings.mirror.as_deref())?;
         let client = match source {
-            fetch::Source::Http(_) => Some(self.client(label, &format!("reading {}", source.describe()))?),
+            fetch::Source::Http(_) => {
+                Some(self.client(label, &format!("reading {}", source.describe()))?)
+            }
             fetch::Source::File(_) => None,
         };
         fetch::fetch_small(client.as_ref(), self.settings, &source, label, MAX_DETACHED).await
@@ -136,8 +138,8 @@ impl<'a> Gatherer<'a> {
             .into()
         };
         let signature_bytes = self.small(&signature_url, &label).await?;
-        let signature = decode_signature(&signature_bytes)
-            .map_err(|why| unreadable(&signature_url, why))?;
+        let signature =
+            decode_signature(&signature_bytes).map_err(|why| unreadable(&signature_url, why))?;
         let certificate_bytes = self.small(&certificate_url, &label).await?;
         let certificate = decode_certificate(&certificate_bytes)
             .map_err(|why| unreadable(&certificate_url, why))?;
@@ -328,7 +330,10 @@ mod tests {
     fn detached_files_in_each_form_decode() {
         let der = vec![0x30, 0x03, 0x02, 0x01, 0x01];
         let b64 = STANDARD.encode(&der);
-        assert_eq!(decode_signature(format!("{b64}\n").as_bytes()), Ok(der.clone()));
+        assert_eq!(
+            decode_signature(format!("{b64}\n").as_bytes()),
+            Ok(der.clone())
+        );
         assert_eq!(decode_signature(&der), Ok(der.clone()));
         assert!(decode_signature(b"not a signature").is_err());
         let pem = format!("-----BEGIN CERTIFICATE-----\n{b64}\n-----END CERTIFICATE-----\n");

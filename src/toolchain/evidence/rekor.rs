@@ -47,15 +47,14 @@ pub async fn search(
         .header(reqwest::header::ACCEPT, "application/json")
         .body(body);
     let bytes = send(request, settings, &url, label, MAX_INDEX).await?;
-    let uuids: Vec<String> = serde_json::from_slice(&bytes).map_err(|error| {
-        bad_answer(
+    let uuids: Vec<String> = serde_json::from_slice(&bytes)
+        .map_err(|error| bad_answer(label, &url, &format!("not a list of entry UUIDs: {error}")))?;
+    if let Some(bad) = uuids.iter().find(|uuid| !is_uuid(uuid)) {
+        return Err(bad_answer(
             label,
             &url,
-            &format!("not a list of entry UUIDs: {error}"),
-        )
-    })?;
-    if let Some(bad) = uuids.iter().find(|uuid| !is_uuid(uuid)) {
-        return Err(bad_answer(label, &url, &format!("{bad:?} is not an entry UUID")));
+            &format!("{bad:?} is not an entry UUID"),
+        ));
     }
     Ok(uuids.into_iter().take(MAX_ENTRIES).collect())
 }
@@ -99,7 +98,10 @@ fn is_uuid(text: &str) -> bool {
 fn bad_answer(label: &str, url: &str, what: &str) -> anyhow::Error {
     OpError::new(
         Code::Integrity,
-        format!("{label}: the transparency log {}: {what}", fetch::redact(url)),
+        format!(
+            "{label}: the transparency log {}: {what}",
+            fetch::redact(url)
+        ),
     )
     .into()
 }

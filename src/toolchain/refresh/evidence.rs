@@ -174,7 +174,10 @@ pub fn gather(
     } else {
         refusals[0].0
     };
-    let messages: Vec<&str> = refusals.iter().map(|(_, message, _)| message.as_str()).collect();
+    let messages: Vec<&str> = refusals
+        .iter()
+        .map(|(_, message, _)| message.as_str())
+        .collect();
     let hints: Vec<&str> = refusals.iter().map(|(_, _, hint)| hint.as_str()).collect();
     Err(OpError::new(
         code,
@@ -210,7 +213,11 @@ pub fn edit(tool: &mut toml_edit::Table, bump: &Bump) {
         let Some(entry) = item.as_table_mut() else {
             continue;
         };
-        let Some(found) = bump.evidence.iter().find(|found| found.platform == key.get()) else {
+        let Some(found) = bump
+            .evidence
+            .iter()
+            .find(|found| found.platform == key.get())
+        else {
             entry.remove("evidence");
             continue;
         };
