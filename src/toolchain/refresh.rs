@@ -321,8 +321,19 @@ pub fn update(
         .iter()
         .flat_map(|bump| &bump.evidence)
         .map(|found| (lock_dir.join(&found.proof), found.bundle.as_slice()))
-        .filter(|(proof, bundle)| std::fs::read(proof).ok().as_deref() != Some(*bundle))
+        .filter(|(proof, bundle)| {
+            crate::bounded::read_capped_if_present(
+                proof,
+                "evidence proof",
+                crate::bounded::LOCK_CAP,
+            )
+            .ok()
+            .flatten()
+            .as_deref()
+                != Some(*bundle)
+        })
         .collect();
+    let stale = evidence::stale_proofs(lock, &bumps, lock_dir);
     if updated == original && proofs.is_empty() {
         output.info(&format!("{} is already up to date", path.display()));
         return Ok(());
@@ -356,6 +367,7 @@ pub fn update(
         count => format!(" and {count} evidence proof(s)"),
     };
     output.info(&format!("updated {}{also}{proofs}", path.display()));
+    evidence::remove_stale(&stale, output);
     Ok(())
 }
 

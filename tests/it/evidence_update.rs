@@ -402,6 +402,11 @@ fn an_update_that_would_drop_the_evidence_the_lock_holds_is_refused() {
         text.contains(&format!("accepted_missing = \"{newer}\"")),
         "{text}"
     );
+    // The old version's proofs, which the lock no longer records, are gone.
+    assert!(
+        !case.evidence_dir().join("kubectl").join(NEW).exists(),
+        "stale proofs kept"
+    );
     for key in KEYS {
         let header = format!("[tools.kubectl.platforms.{key}.evidence]");
         assert!(!text.contains(&header), "{header} kept:\n{text}");

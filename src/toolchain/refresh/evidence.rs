@@ -2,6 +2,8 @@
 //! tool's policy asks for, and refuse (before anything is written) a pin without it unless
 //! `--accept-missing-evidence TOOL` names that tool, which the lock then records.
 
+use std::path::{Path, PathBuf};
+
 use anyhow::Result;
 
 use super::Bump;
@@ -236,10 +238,177 @@ pub fn edit(tool: &mut toml_edit::Table, bump: &Bump) {
     }
 }
 
+/// The proofs the lock records for the updated tools that the update does not write again (the
+/// old version's): removed once the new lock is in place, so none lingers unreferenced.
+pub fn stale_proofs(lock: &Lock, bumps: &[Bump], lock_dir: &Path) -> Vec<PathBuf> {
+    let mut stale = Vec::new();
+    for bump in bumps {
+        let Ok(tool) = lock.tool(&bump.name) else {
+            continue;
+        };
+        let recorded = tool
+            .platforms
+            .values()
+            .filter_map(|artifact| artifact.evidence.as_ref()?.proof.as_ref());
+        for proof in recorded {
+            if !bump.evidence.iter().any(|found| found.proof == proof.path) {
+                stale.push(lock_dir.join(&proof.path));
+            }
+        }
+    }
+    stale
+}
+
+/// Removes `stale` proof files (regular files only) and the version directories they leave empty.
+pub fn remove_stale(stale: &[PathBuf], output: &Output) {
+    for path in stale {
+        if !std::fs::symlink_metadata(path).is_ok_and(|meta| meta.is_file()) {
+            continue;
+        }
+        match std::fs::remove_file(path) {
+            Ok(()) => {
+                output.info(&format!(
+                    "removed {}, which the lock no longer records",
+                    path.display()
+                ));
+                if let Some(dir) = path.parent() {
+                    // Only succeeds when the directory is empty.
+                    let _ = std::fs::remove_dir(dir);
+                }
+            }
+            Err(error) => output.warn(&format!(
+                "cannot remove {}, which the lock no longer records: {error}",
+                path.display()
+            )),
+        }
+    }
+}
+
 /// The exit code an error chain carries (1 when none).
 fn code(error: &anyhow::Error) -> Code {
     error
         .chain()
         .find_map(|cause| cause.downcast_ref::<OpError>())
         .map_or(Code::Failure, |error| error.code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::toolchain::evidence::gather::Gathered;
+    use crate::toolchain::lock::ArchiveKind;
+    use crate::toolchain::refresh::Planned;
+    use crate::toolchain::template::Rendered;
+
+    const BEFORE: &str = r#"schema = 1
+
+[tools.demo]
+version = "1.0.0"
+checksums = "{url}.sha256"
+
+[tools.demo.evidence]
+kind = "cosign-keyless-blob"
+identity = "signer@example.com"
+issuer = "https://issuer.example"
+signature = "{url}.sig"
+certificate = "{url}.cert"
+accepted_missing = "1.0.0"
+
+[tools.demo.platforms.linux-amd64]
+url = "https://example.com/demo/v1.0.0/demo-linux-amd64"
+sha256 = "0000000000000000000000000000000000000000000000000000000000000000"
+archive = "raw"
+
+[tools.demo.platforms.darwin-arm64]
+url = "https://example.com/demo/v1.0.0/demo-darwin-arm64"
+sha256 = "1111111111111111111111111111111111111111111111111111111111111111"
+archive = "raw"
+
+[tools.demo.platforms.darwin-arm64.evidence]
+kind = "cosign-keyless-blob"
+subject = "1111111111111111111111111111111111111111111111111111111111111111"
+proof = "toolchain.evidence/demo/1.0.0/darwin-arm64.sigstore.json"
+proof_sha256 = "2222222222222222222222222222222222222222222222222222222222222222"
+"#;
+
+    fn bump(evidence: Vec<Gathered>, accepted_missing: Option<String>) -> Bump {
+        let planned = |platform: &str, sha: char| Planned {
+            platform: platform.into(),
+            rendered: Rendered {
+                url: format!("https://example.com/demo/v2.0.0/demo-{platform}"),
+                archive: ArchiveKind::Raw,
+                bin: None,
+            },
+            sha256: sha.to_string().repeat(64),
+            size: None,
+        };
+        Bump {
+            name: "demo".into(),
+            version: "2.0.0".into(),
+            platforms: vec![planned("linux-amd64", 'a'), planned("darwin-arm64", 'b')],
+            evidence,
+            accepted_missing,
+        }
+    }
+
+    #[test]
+    fn evidence_tables_follow_their_platform_and_accepted_missing_follows_the_outcome() {
+        let found = Gathered {
+            platform: "linux-amd64".into(),
+            subject: "a".repeat(64),
+            identity: Some("signer@example.com".into()),
+            log_index: 7,
+            integrated_time: 1_700_000_000,
+            proof: "toolchain.evidence/demo/2.0.0/linux-amd64.sigstore.json".into(),
+            bundle: b"{}\n".to_vec(),
+        };
+        let after = super::super::edit(BEFORE, &[bump(vec![found], None)]).unwrap();
+        let (a, b) = ("a".repeat(64), "b".repeat(64));
+        let proof_sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b"{}\n"));
+        let expected = format!(
+            r#"schema = 1
+
+[tools.demo]
+version = "2.0.0"
+checksums = "{{url}}.sha256"
+
+[tools.demo.evidence]
+kind = "cosign-keyless-blob"
+identity = "signer@example.com"
+issuer = "https://issuer.example"
+signature = "{{url}}.sig"
+certificate = "{{url}}.cert"
+
+[tools.demo.platforms.linux-amd64]
+url = "https://example.com/demo/v2.0.0/demo-linux-amd64"
+sha256 = "{a}"
+archive = "raw"
+
+[tools.demo.platforms.linux-amd64.evidence]
+kind = "cosign-keyless-blob"
+subject = "{a}"
+identity = "signer@example.com"
+log_index = 7
+integrated_time = 1700000000
+proof = "toolchain.evidence/demo/2.0.0/linux-amd64.sigstore.json"
+proof_sha256 = "{proof_sha256}"
+
+[tools.demo.platforms.darwin-arm64]
+url = "https://example.com/demo/v2.0.0/demo-darwin-arm64"
+sha256 = "{b}"
+archive = "raw"
+"#
+        );
+        assert_eq!(after, expected);
+        // Pinned without evidence: recorded, and no platform keeps an evidence table.
+        let after = super::super::edit(BEFORE, &[bump(Vec::new(), Some("2.0.0".into()))]).unwrap();
+        assert!(
+            after.contains("certificate = \"{url}.cert\"\naccepted_missing = \"2.0.0\"\n"),
+            "{after}"
+        );
+        assert!(
+            !after.contains(".evidence]\nkind = \"cosign-keyless-blob\"\nsubject"),
+            "{after}"
+        );
+    }
 }
