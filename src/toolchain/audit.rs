@@ -340,7 +340,7 @@ fn verdict(total: &Found, output: &Output) -> Result<()> {
     }
     if total.unreachable.platforms > 0 {
         summary.push(format!(
-            "{} asset(s) could not be fully checked: a checksum source could not be read",
+            "{} asset(s) could not be fully checked: a checksum or evidence source could not be read",
             total.unreachable.platforms
         ));
     }

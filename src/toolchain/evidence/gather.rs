@@ -343,4 +343,26 @@ mod tests {
         assert_eq!(decode_certificate(b64.as_bytes()), Ok(der.clone()));
         assert!(decode_certificate(b"<html>not found</html>").is_err());
     }
+
+    #[test]
+    fn the_policy_names_both_detached_files_and_only_for_blob_signatures() {
+        let policy = |extra: &str| {
+            let text = format!(
+                "kind = \"cosign-keyless-blob\"\nidentity = \"a@b.c\"\nissuer = \"https://i\"\n{extra}"
+            );
+            super::super::parse_policy(&toml::from_str(&text).unwrap(), "1.2.3", 1)
+        };
+        let both = policy(
+            "signature = \"{url}.sig\"\ncertificate = \"{url}.cert\"\naccepted_missing = \"1.2.3\"",
+        )
+        .unwrap();
+        assert_eq!(both.signature.as_deref(), Some("{url}.sig"));
+        assert_eq!(both.accepted_missing.as_deref(), Some("1.2.3"));
+        assert!(both.gatherable());
+        let error = policy("signature = \"{url}.sig\"").unwrap_err();
+        assert!(error.contains("name both"), "{error}");
+        let text = "kind = \"slsa-provenance\"\nsource = \"github.com/a/b\"\nsignature = \"x\"\ncertificate = \"y\"";
+        let error = super::super::parse_policy(&toml::from_str(text).unwrap(), "1", 1).unwrap_err();
+        assert!(error.contains("does not use them"), "{error}");
+    }
 }
