@@ -271,8 +271,9 @@ Examples:
   op toolchain lock update skaffold@2.14.0 --accept-reupload   after checking why it changed
   op toolchain lock update flux@latest      the newest release at least --min-age old
   op toolchain lock update --all --min-age 3d
-Only release listings, checksum files and HEAD requests are made (through OP_TOOLCHAIN_MIRROR
-when set). On any error the lock and DEPENDENCIES.md stay exactly as they were.")]
+Only release listings, checksum files, signatures and HEAD requests are made (through
+OP_TOOLCHAIN_MIRROR when set), and the transparency log is asked about each signature. On any
+error the lock, DEPENDENCIES.md and the evidence proofs stay exactly as they were.")]
     Update {
         /// TOOL@VERSION (flux@2.8.0) or TOOL@latest
         #[arg(
@@ -297,6 +298,11 @@ when set). On any error the lock and DEPENDENCIES.md stay exactly as they were."
         /// instead of refusing with exit 3
         #[arg(long)]
         accept_reupload: bool,
+
+        /// Pin TOOL even though the supply-chain evidence its policy requires cannot be gathered
+        /// or verified (repeatable; recorded in the lock as `accepted_missing = "VERSION"`)
+        #[arg(long, value_name = "TOOL")]
+        accept_missing_evidence: Vec<String>,
     },
 
     /// Check that every tool and platform is pinned and consistent; --upstream also compares

@@ -1,6 +1,7 @@
 //! `op toolchain lock check`: offline consistency of the lock, and with `--upstream` a
 //! comparison with the digests upstream publishes now, to catch assets re-uploaded under the
-//! same name.
+//! same name, and a re-check of each pin's supply-chain evidence (the stored proof, and the
+//! signature upstream serves now).
 
 use std::collections::BTreeMap;
 
@@ -10,6 +11,7 @@ use crate::error::{Code, OpError};
 use crate::output::Output;
 use crate::settings::ToolchainSettings;
 use crate::toolchain::checksums::Upstream;
+use crate::toolchain::evidence::{self, Kind, gather::Gatherer};
 use crate::toolchain::fetch;
 use crate::toolchain::lock::Lock;
 use crate::toolchain::platform;
@@ -155,6 +157,8 @@ struct Found {
     problems: Findings,
     /// A source could not be read.
     unreachable: Findings,
+    /// The stored proof does not hold, or upstream no longer serves a valid signature.
+    evidence: Findings,
 }
 
 impl Found {
@@ -163,6 +167,7 @@ impl Found {
         self.changed.add(other.changed);
         self.problems.add(other.problems);
         self.unreachable.add(other.unreachable);
+        self.evidence.add(other.evidence);
     }
 }
 
@@ -173,6 +178,7 @@ impl Found {
 /// source's (offline, a `checksums` pattern that does not render) stops it at once.
 fn check_upstream(lock: &Lock, settings: &ToolchainSettings, output: &Output) -> Result<()> {
     let mut reader = Upstream::new(settings);
+    let mut gatherer = Gatherer::new(settings);
     let mut total = Found::default();
     runtime()?.block_on(async {
         for tool in &lock.tools {
@@ -182,6 +188,7 @@ fn check_upstream(lock: &Lock, settings: &ToolchainSettings, output: &Output) ->
                 continue;
             }
             let mut found = Found::default();
+            let mut unproven = 0;
             for (key, artifact) in &tool.platforms {
                 let label = format!("{name} ({key})");
                 let sources = reader
@@ -207,12 +214,67 @@ fn check_upstream(lock: &Lock, settings: &ToolchainSettings, output: &Output) ->
                         },
                     }
                 }
-                if changed.is_empty() && problems.is_empty() && unreachable.is_empty() {
+                let mut failed = Vec::new();
+                match &artifact.evidence {
+                    None => {
+                        unproven += usize::from(
+                            tool.evidence
+                                .as_ref()
+                                .is_some_and(|policy| policy.kind != Kind::DigestAgreement),
+                        );
+                    }
+                    Some(record) => {
+                        if let Err(problem) = evidence::check_artifact(artifact)? {
+                            failed.push(format!("{label}: stored proof: {}", problem.line()));
+                        }
+                        let upstream_signed = record
+                            .policy
+                            .as_ref()
+                            .filter(|policy| policy.gatherable() && policy.signature.is_some());
+                        if let Some(policy) = upstream_signed {
+                            let at = (tool.name.as_str(), tool.version.as_str(), key.as_str());
+                            let result = gatherer
+                                .gather(at, policy, &artifact.url, &artifact.sha256)
+                                .await;
+                            if let Err(error) = result {
+                                match crate::error::exit_code(&error) {
+                                    code if code == Code::Download as i32 => {
+                                        unreachable.push(format!("{error:#}"));
+                                    }
+                                    code if code == Code::Integrity as i32 => {
+                                        failed.push(format!("{error:#}"));
+                                    }
+                                    _ => return Err(error),
+                                }
+                            }
+                        }
+                    }
+                }
+                if changed.is_empty()
+                    && problems.is_empty()
+                    && unreachable.is_empty()
+                    && failed.is_empty()
+                {
                     found.matching += 1;
                 }
+                found.evidence.platform(failed);
                 found.changed.platform(changed);
                 found.problems.platform(problems);
                 found.unreachable.platform(unreachable);
+            }
+            if unproven > 0 {
+                let accepted = tool
+                    .evidence
+                    .as_ref()
+                    .and_then(|policy| policy.accepted_missing.as_ref())
+                    .filter(|version| **version == tool.version)
+                    .map_or(String::new(), |version| {
+                        format!(" (accepted_missing = \"{version}\")")
+                    });
+                output.warn(&format!(
+                    "{name}: {unproven} platform(s) record no supply-chain evidence though [tools.{}.evidence] asks for it{accepted}; `op toolchain lock update {}@{}` gathers it",
+                    tool.name, tool.name, tool.version
+                ));
             }
             report(&name, &found, output);
             total.add(found);
@@ -226,6 +288,11 @@ fn check_upstream(lock: &Lock, settings: &ToolchainSettings, output: &Output) ->
 fn report(name: &str, found: &Found, output: &Output) {
     let kinds = [
         ("changed", "changed", &found.changed),
+        (
+            "evidence",
+            "with evidence that does not hold",
+            &found.evidence,
+        ),
         ("problem", "without a usable digest", &found.problems),
         (
             "unreachable",
@@ -265,9 +332,15 @@ fn verdict(total: &Found, output: &Output) -> Result<()> {
             total.problems.platforms
         ));
     }
+    if total.evidence.platforms > 0 {
+        summary.push(format!(
+            "{} asset(s) have supply-chain evidence that does not hold",
+            total.evidence.platforms
+        ));
+    }
     if total.unreachable.platforms > 0 {
         summary.push(format!(
-            "{} asset(s) could not be fully checked: a checksum source could not be read",
+            "{} asset(s) could not be fully checked: a checksum or evidence source could not be read",
             total.unreachable.platforms
         ));
     }
@@ -279,13 +352,20 @@ fn verdict(total: &Found, output: &Output) -> Result<()> {
         return Ok(());
     }
     let summary = summary.join("; ");
-    if total.changed.platforms == 0 && total.problems.platforms == 0 {
+    if total.changed.platforms == 0
+        && total.problems.platforms == 0
+        && total.evidence.platforms == 0
+    {
         return Err(OpError::new(Code::Download, summary)
             .with_hint("check the network, proxy (HTTPS_PROXY) and OP_TOOLCHAIN_MIRROR, then run the check again")
             .into());
     }
     Err(OpError::new(Code::Integrity, summary)
-        .with_hint("find out why before trusting the new bytes; `op toolchain lock update TOOL@VERSION --accept-reupload` records them")
+        .with_hint(if total.evidence.platforms > 0 {
+            evidence::HINT
+        } else {
+            "find out why before trusting the new bytes; `op toolchain lock update TOOL@VERSION --accept-reupload` records them"
+        })
         .into())
 }
 

@@ -1,6 +1,9 @@
 //! `op toolchain lock update TOOL@VERSION`: URLs from the tool's template, digests from upstream
-//! checksum files, sizes from HEAD requests. Nothing is downloaded but checksum files, and the
-//! lock (with a DEPENDENCIES.md beside it) changes atomically or not at all.
+//! checksum files, sizes from HEAD requests, supply-chain evidence for every platform
+//! ([`evidence`]). Nothing is downloaded but checksum files and evidence, and the lock (with a
+//! DEPENDENCIES.md and the evidence proofs beside it) changes all together or not at all.
+
+mod evidence;
 
 use anyhow::{Context, Result};
 
@@ -8,6 +11,7 @@ use crate::error::{Code, OpError};
 use crate::output::Output;
 use crate::settings::ToolchainSettings;
 use crate::toolchain::checksums::Upstream;
+use crate::toolchain::evidence::gather::Gathered;
 use crate::toolchain::fetch;
 use crate::toolchain::lock::{Lock, Origin, Tool};
 use crate::toolchain::template::Rendered;
@@ -35,6 +39,10 @@ pub struct Bump {
     pub name: String,
     pub version: String,
     pub platforms: Vec<Planned>,
+    /// The verified evidence of each platform that has it.
+    pub evidence: Vec<Gathered>,
+    /// The version pinned without (all) evidence by `--accept-missing-evidence`.
+    pub accepted_missing: Option<String>,
 }
 
 /// `TOOL@VERSION` (a `v` before the version is dropped) → the tool and the version. A version
@@ -127,6 +135,8 @@ fn plan(
                 name: tool.name.clone(),
                 version,
                 platforms,
+                evidence: Vec::new(),
+                accepted_missing: None,
             });
         }
         anyhow::Ok(bumps)
@@ -245,17 +255,28 @@ pub fn edit(original: &str, bumps: &[Bump]) -> Result<String> {
                 None => drop(entry.remove("size")),
             }
         }
+        evidence::edit(tool, bump);
     }
     Ok(document.to_string())
 }
 
-/// `op toolchain lock update TOOL@VERSION...`: rewrites the lock file (and a DEPENDENCIES.md
-/// beside it) or, on any error, leaves both byte-for-byte as they were.
+/// What `lock update` may accept that it refuses by default.
+#[derive(Clone, Debug, Default)]
+pub struct Accept {
+    /// A new digest for a URL the lock already pins.
+    pub reupload: bool,
+    /// Tools whose new pins may lack evidence (`--accept-missing-evidence TOOL`).
+    pub missing_evidence: Vec<String>,
+    /// A version older than the pinned one (`--allow-downgrade`).
+    pub downgrade: bool,
+}
+
+/// `op toolchain lock update TOOL@VERSION...`: rewrites the lock file (and a DEPENDENCIES.md and
+/// the evidence proofs beside it) or, on any error, leaves all of them byte-for-byte as they were.
 pub fn update(
     lock: &Lock,
     specs: &[String],
-    accept_reupload: bool,
-    allow_downgrade: bool,
+    accept: &Accept,
     settings: &ToolchainSettings,
     output: &Output,
 ) -> Result<()> {
@@ -268,8 +289,21 @@ pub fn update(
     };
     let original =
         crate::bounded::read_capped_to_string(path, "lock file", crate::bounded::LOCK_CAP)?;
-    let mut bumps = plan(lock, specs, allow_downgrade, settings)?;
-    reconcile(lock, &mut bumps, accept_reupload, output)?;
+    let names: Vec<&str> = specs
+        .iter()
+        .map(|spec| spec.split_once('@').map_or(spec.as_str(), |(name, _)| name))
+        .collect();
+    evidence::check_accepted(&names, &accept.missing_evidence)?;
+    let mut bumps = plan(lock, specs, accept.downgrade, settings)?;
+    reconcile(lock, &mut bumps, accept.reupload, output)?;
+    evidence::gather(
+        lock,
+        &original,
+        &mut bumps,
+        &accept.missing_evidence,
+        settings,
+        output,
+    )?;
     let updated =
         edit(&original, &bumps).with_context(|| format!("cannot update {}", path.display()))?;
     // Whatever is written must be a lock `op` accepts.
@@ -290,11 +324,34 @@ pub fn update(
             ));
         }
     }
-    if updated == original {
+    // Proofs that are not on disk yet, or differ from what is.
+    let lock_dir = path.parent().unwrap_or(std::path::Path::new(""));
+    let proofs: Vec<(std::path::PathBuf, &[u8])> = bumps
+        .iter()
+        .flat_map(|bump| &bump.evidence)
+        .map(|found| (lock_dir.join(&found.proof), found.bundle.as_slice()))
+        .filter(|(proof, bundle)| {
+            crate::bounded::read_capped_if_present(
+                proof,
+                "evidence proof",
+                crate::bounded::LOCK_CAP,
+            )
+            .ok()
+            .flatten()
+            .as_deref()
+                != Some(*bundle)
+        })
+        .collect();
+    let stale = evidence::stale_proofs(lock, &bumps, lock_dir);
+    if updated == original && proofs.is_empty() {
         output.info(&format!("{} is already up to date", path.display()));
         return Ok(());
     }
-    // Stage both files before replacing either, so a failure leaves both as they were.
+    // Stage every file before replacing any, so a failure leaves all of them as they were.
+    let staged_proofs = proofs
+        .iter()
+        .map(|(proof, bundle)| crate::atomic::stage(proof, bundle))
+        .collect::<Result<Vec<_>>>()?;
     let dependencies = path.with_file_name("DEPENDENCIES.md");
     let staged_dependencies = if dependencies.is_file() {
         let text = format!("{}\n", parsed.markdown());
@@ -302,7 +359,11 @@ pub fn update(
     } else {
         None
     };
-    crate::atomic::stage(path, updated.as_bytes())?.commit()?;
+    let staged_lock = crate::atomic::stage(path, updated.as_bytes())?;
+    for staged in staged_proofs {
+        staged.commit()?;
+    }
+    staged_lock.commit()?;
     let also = match staged_dependencies {
         Some(staged) => {
             staged.commit()?;
@@ -310,7 +371,12 @@ pub fn update(
         }
         None => "",
     };
-    output.info(&format!("updated {}{also}", path.display()));
+    let proofs = match proofs.len() {
+        0 => String::new(),
+        count => format!(" and {count} evidence proof(s)"),
+    };
+    output.info(&format!("updated {}{also}{proofs}", path.display()));
+    evidence::remove_stale(&stale, output);
     Ok(())
 }
 
@@ -362,6 +428,8 @@ version = "3"
                 planned("linux-amd64", 'a', None),
                 planned("darwin-arm64", 'b', Some(42)),
             ],
+            evidence: Vec::new(),
+            accepted_missing: None,
         };
         let after = edit(BEFORE, &[bump]).unwrap();
         let expected = BEFORE

@@ -10,6 +10,7 @@ mod cache_hostile;
 mod cache_lifecycle;
 mod evidence;
 mod evidence_kinds;
+mod evidence_update;
 mod inputs_bounded;
 mod lock_lifecycle;
 mod lock_outdated;

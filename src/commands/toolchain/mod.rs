@@ -40,11 +40,15 @@ pub fn run(toolchain: &Toolchain, command: ToolchainCommand) -> Result<()> {
             latest,
             accept_reupload,
             allow_downgrade,
+            accept_missing_evidence,
         }) => refresh::update(
             &toolchain.lock,
             &outdated::resolve_specs(toolchain, &specs, all, &latest)?,
-            accept_reupload,
-            allow_downgrade,
+            &refresh::Accept {
+                reupload: accept_reupload,
+                missing_evidence: accept_missing_evidence,
+                downgrade: allow_downgrade,
+            },
             &toolchain.settings,
             &toolchain.output,
         ),

@@ -397,3 +397,16 @@ pub(super) fn issuer(cert: &X509Certificate<'_>) -> Option<String> {
     }
     find(ISSUER_V1).and_then(|value| String::from_utf8(value.to_vec()).ok())
 }
+
+/// Checks bundle `bytes` (as `lock update` builds them) against the pinned `sha256`, `policy`
+/// and `root`: the log entry and where it is (`(log_index, integrated_time)`), or what failed.
+pub fn verify_bundle(
+    bytes: &[u8],
+    sha256: &str,
+    policy: &Policy,
+    root: &TrustedRoot,
+) -> Result<(u64, u64), String> {
+    let bundle = bundle::parse(bytes)?;
+    let verified = check_bundle(&bundle, sha256, policy, root)?;
+    Ok((verified.log_index, verified.integrated_time))
+}

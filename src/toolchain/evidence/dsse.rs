@@ -308,6 +308,9 @@ mod tests {
             issuer: None,
             source: Some("github.com/google/go-containerregistry".into()),
             tag: Some("v0.20.2".into()),
+            signature: None,
+            certificate: None,
+            accepted_missing: None,
         }
     }
 

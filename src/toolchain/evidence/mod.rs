@@ -7,6 +7,8 @@ mod check;
 mod checksums_sig;
 mod dsse;
 mod fulcio;
+pub mod gather;
+mod rekor;
 pub mod trust;
 
 use std::path::PathBuf;
@@ -15,7 +17,7 @@ use toml::Value;
 
 use crate::toolchain::lock::{optional_string, safe_relative_path};
 
-pub use check::{Problem, Verified, check_artifact, verify_artifact};
+pub use check::{HINT, Problem, Verified, check_artifact, verify_artifact};
 pub use checksums_sig::{listed_digest, verify_signed_checksums};
 pub use dsse::{SLSA_GENERIC_BUILDER, verify_provenance};
 
@@ -83,6 +85,20 @@ pub struct Policy {
     pub source: Option<String>,
     /// The tag provenance must name (`slsa-provenance`: `v{version}` unless given).
     pub tag: Option<String>,
+    /// Where a keyless blob's detached signature and certificate are: URL patterns with
+    /// `{url}`, `{asset}` and `{version}` like `checksums` (`"{url}.sig"`, `"{url}.cert"`).
+    pub signature: Option<String>,
+    pub certificate: Option<String>,
+    /// The version `lock update` was told to pin without evidence
+    /// (`--accept-missing-evidence TOOL`): its platforms may lack an evidence record.
+    pub accepted_missing: Option<String>,
+}
+
+impl Policy {
+    /// Whether `lock update` knows how to gather this kind of evidence.
+    pub fn gatherable(&self) -> bool {
+        matches!(self.kind, Kind::CosignKeylessBlob)
+    }
 }
 
 /// `[tools.X.platforms.P.evidence]`: what was verified for one artifact, and its stored proof.
@@ -172,7 +188,19 @@ pub fn parse_policy(
     version: &str,
     checksum_sources: usize,
 ) -> Result<Policy, String> {
-    let (table, kind) = evidence_table(value, &["kind", "identity", "issuer", "source", "tag"])?;
+    let (table, kind) = evidence_table(
+        value,
+        &[
+            "kind",
+            "identity",
+            "issuer",
+            "source",
+            "tag",
+            "signature",
+            "certificate",
+            "accepted_missing",
+        ],
+    )?;
     let expand = |field: &str| -> Result<Option<String>, String> {
         let text = optional_string(table, field).map_err(in_field)?;
         match text {
@@ -189,7 +217,22 @@ pub fn parse_policy(
         issuer: expand("issuer")?,
         source: expand("source")?,
         tag: expand("tag")?,
+        // Expanded per artifact, with its URL, when the files are fetched.
+        signature: pattern(table, "signature")?,
+        certificate: pattern(table, "certificate")?,
+        accepted_missing: pattern(table, "accepted_missing")?,
     };
+    if policy.signature.is_some() != policy.certificate.is_some() {
+        return Err(in_field(
+            "fields `signature` and `certificate`: name both (where the detached signature and its certificate are) or neither".into(),
+        ));
+    }
+    if kind != Kind::CosignKeylessBlob && policy.signature.is_some() {
+        return Err(in_field(format!(
+            "fields `signature` and `certificate`: kind {:?} does not use them; remove them",
+            kind.as_str()
+        )));
+    }
     if kind == Kind::SlsaProvenance && policy.tag.is_none() {
         policy.tag = Some(format!("v{version}"));
     }
@@ -388,6 +431,16 @@ pub fn locate(tools: &mut [crate::toolchain::lock::Tool], lock_dir: Option<&std:
         {
             proof.lock_dir = Some(lock_dir.map_or_else(PathBuf::new, std::path::Path::to_path_buf));
         }
+    }
+}
+
+/// A non-empty string field kept as written.
+fn pattern(table: &toml::Table, field: &str) -> Result<Option<String>, String> {
+    match optional_string(table, field).map_err(in_field)? {
+        Some(text) if text.trim().is_empty() => {
+            Err(in_field(format!("field `{field}`: must not be empty")))
+        }
+        other => Ok(other),
     }
 }
 

@@ -33,6 +33,8 @@ pub struct Log {
     pub spki: Vec<u8>,
     pub key_details: String,
     pub valid: Window,
+    /// Where its API is (`baseUrl`), for looking entries up at `lock update`.
+    pub base_url: Option<String>,
 }
 
 /// Seconds since the Unix epoch; `end` open when absent.
@@ -116,6 +118,7 @@ impl TrustedRoot {
                 spki,
                 key_details: log.public_key.key_details.clone(),
                 valid,
+                base_url: log.base_url.clone(),
             });
         }
         Ok(TrustedRoot {
@@ -197,6 +200,8 @@ struct RawAuthority {
 struct RawLog {
     public_key: RawKey,
     log_id: RawLogId,
+    #[serde(default)]
+    base_url: Option<String>,
 }
 
 #[derive(Deserialize)]

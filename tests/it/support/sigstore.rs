@@ -1,7 +1,10 @@
 //! A throwaway Sigstore: a Fulcio-like CA (P-384) issuing short-lived P-256 leaf certificates
 //! with a signer identity (SAN) and the OIDC issuer extension, a transparency log whose P-256 key
-//! signs entry timestamps, a trusted root JSON naming both, and bundles (v0.3) of blob
-//! signatures made with them.
+//! signs entry timestamps, a trusted root JSON naming both, bundles (v0.3) of blob signatures
+//! made with them, detached `.sig`/`.cert` files as cosign writes them, and a loopback
+//! Rekor-like log server ([`LogServer`]) that serves their entries.
+
+pub mod log_server;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -120,12 +123,17 @@ impl Sigstore {
         }
     }
 
-    /// The trusted root JSON naming this instance's authority and log.
+    /// The trusted root JSON naming this instance's authority and log (at a dead address).
     pub fn trusted_root(&self) -> String {
+        self.trusted_root_with_log("http://127.0.0.1:9")
+    }
+
+    /// The trusted root JSON naming this instance's authority, and its log served at `log_url`.
+    pub fn trusted_root_with_log(&self, log_url: &str) -> String {
         serde_json::to_string_pretty(&json!({
             "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
             "tlogs": [{
-                "baseUrl": "http://127.0.0.1:9",
+                "baseUrl": log_url,
                 "hashAlgorithm": "SHA2_256",
                 "publicKey": {
                     "rawBytes": STANDARD.encode(self.log.spki()),
@@ -149,6 +157,52 @@ impl Sigstore {
     /// A v0.3 bundle of `signing`, its leaf issued by `authority` (this instance's unless a test
     /// brings another) and its entry signed by this instance's log.
     pub fn bundle(&self, signing: &Signing<'_>, authority: Option<&Authority>) -> String {
+        let signed = self.sign(signing, authority);
+        serde_json::to_string_pretty(&json!({
+            "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+            "verificationMaterial": {
+                "certificate": { "rawBytes": STANDARD.encode(&signed.leaf_der) },
+                "tlogEntries": [{
+                    "logIndex": signing.log_index.to_string(),
+                    "logId": { "keyId": STANDARD.encode(&signed.log_id) },
+                    "kindVersion": { "kind": "hashedrekord", "version": "0.0.1" },
+                    "integratedTime": signing.integrated_time.to_string(),
+                    "inclusionPromise": { "signedEntryTimestamp": STANDARD.encode(&signed.timestamp) },
+                    "canonicalizedBody": signed.body
+                }]
+            },
+            "messageSignature": {
+                "messageDigest": {
+                    "algorithm": "SHA2_256",
+                    "digest": STANDARD.encode(hex::decode(&signing.digest).expect("hex digest"))
+                },
+                "signature": STANDARD.encode(&signed.signature)
+            }
+        }))
+        .expect("bundle JSON")
+    }
+
+    /// `signing` as cosign leaves it beside an artifact (`.sig`, `.cert`) and as the log serves
+    /// its entry.
+    pub fn detached(&self, signing: &Signing<'_>, authority: Option<&Authority>) -> Detached {
+        let signed = self.sign(signing, authority);
+        let entry = json!({
+            "body": signed.body,
+            "integratedTime": signing.integrated_time,
+            "logID": hex::encode(&signed.log_id),
+            "logIndex": signing.log_index,
+            "verification": { "signedEntryTimestamp": STANDARD.encode(&signed.timestamp) }
+        });
+        Detached {
+            signature: format!("{}\n", STANDARD.encode(&signed.signature)),
+            certificate: STANDARD.encode(&signed.leaf_pem),
+            uuid: sha256_hex(signed.body.as_bytes()),
+            entry,
+        }
+    }
+
+    /// A leaf certificate for `signing`, the signature, and the log entry recording both.
+    fn sign(&self, signing: &Signing<'_>, authority: Option<&Authority>) -> Signed {
         let authority = authority.unwrap_or(&self.authority);
         let leaf_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("leaf key");
         let mut params = CertificateParams::new(Vec::<String>::new()).expect("leaf params");
@@ -214,29 +268,35 @@ impl Sigstore {
             signing.log_index
         );
         let timestamp = self.log.sign(payload.as_bytes());
-        serde_json::to_string_pretty(&json!({
-            "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
-            "verificationMaterial": {
-                "certificate": { "rawBytes": STANDARD.encode(&leaf_der) },
-                "tlogEntries": [{
-                    "logIndex": signing.log_index.to_string(),
-                    "logId": { "keyId": STANDARD.encode(&log_id) },
-                    "kindVersion": { "kind": "hashedrekord", "version": "0.0.1" },
-                    "integratedTime": signing.integrated_time.to_string(),
-                    "inclusionPromise": { "signedEntryTimestamp": STANDARD.encode(timestamp) },
-                    "canonicalizedBody": body
-                }]
-            },
-            "messageSignature": {
-                "messageDigest": {
-                    "algorithm": "SHA2_256",
-                    "digest": STANDARD.encode(hex::decode(&signing.digest).expect("hex digest"))
-                },
-                "signature": STANDARD.encode(&signature)
-            }
-        }))
-        .expect("bundle JSON")
+        Signed {
+            leaf_der,
+            leaf_pem: leaf.pem(),
+            signature,
+            body,
+            log_id,
+            timestamp,
+        }
     }
+}
+
+/// One signing's parts: the leaf, the signature, and the log entry's body and timestamp.
+struct Signed {
+    leaf_der: Vec<u8>,
+    leaf_pem: String,
+    signature: Vec<u8>,
+    /// The entry body, base64.
+    body: String,
+    log_id: Vec<u8>,
+    timestamp: Vec<u8>,
+}
+
+/// A detached blob signature: the `.sig` (base64 DER) and `.cert` (base64 of PEM) files, and
+/// the log's entry for it (Rekor API shape) under its UUID.
+pub struct Detached {
+    pub signature: String,
+    pub certificate: String,
+    pub uuid: String,
+    pub entry: serde_json::Value,
 }
 
 /// DER UTF8String of a short `text`.
