@@ -8,6 +8,8 @@ mod support;
 
 mod cache_hostile;
 mod cache_lifecycle;
+mod cli_help;
+mod cli_man;
 mod evidence;
 mod inputs_bounded;
 mod lock_lifecycle;
