@@ -146,6 +146,8 @@ pub struct Failures {
     /// How many were attempted, and what they are (`tool`).
     pub attempted: usize,
     pub noun: &'static str,
+    /// What happened to the failed ones (`could not be installed`).
+    pub outcome: &'static str,
 }
 
 impl fmt::Display for Failures {

@@ -233,12 +233,50 @@ fn words(text: &str) -> String {
 }
 
 /// `1 tool`, `2 tools`: a count with its noun in the right number (nouns taking an `s`).
-pub fn count(n: usize, noun: &str) -> String {
+pub fn count<N: TryInto<u64>>(n: N, noun: &str) -> String {
+    let n: u64 = n.try_into().unwrap_or(u64::MAX);
     if n == 1 {
         format!("1 {noun}")
     } else {
         format!("{n} {noun}s")
     }
+}
+
+/// The one of `names` nearest to a mistyped `name` (at most two edits away, or one name that
+/// starts with it), for a "did you mean".
+pub fn nearest<'a>(name: &str, names: &[&'a str]) -> Option<&'a str> {
+    let mut best: Option<(usize, &str)> = None;
+    for candidate in names {
+        let distance = edits(name, candidate);
+        if distance <= 2 && best.is_none_or(|(least, _)| distance < least) {
+            best = Some((distance, candidate));
+        }
+    }
+    best.map(|(_, candidate)| candidate).or_else(|| {
+        let mut starting = names
+            .iter()
+            .filter(|candidate| !name.is_empty() && candidate.starts_with(name));
+        match (starting.next(), starting.next()) {
+            (Some(only), None) => Some(*only),
+            _ => None,
+        }
+    })
+}
+
+/// Levenshtein distance (names are short: the quadratic table is nothing).
+fn edits(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous + usize::from(ca != *cb);
+            previous = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(previous + 1);
+        }
+    }
+    row[b.len()]
 }
 
 pub fn human_bytes(bytes: u64) -> String {
@@ -264,6 +302,15 @@ mod tests {
     fn sizes_read_well() {
         assert_eq!(human_bytes(512), "512 B");
         assert_eq!(human_bytes(62 * 1024 * 1024 + 300_000), "62.3 MiB");
+    }
+
+    #[test]
+    fn a_typo_finds_the_name_it_meant() {
+        let names = ["skaffold", "pack", "flux", "kubectl", "crane"];
+        assert_eq!(nearest("kubctl", &names), Some("kubectl"));
+        assert_eq!(nearest("skafold", &names), Some("skaffold"));
+        assert_eq!(nearest("kube", &names), Some("kubectl"));
+        assert_eq!(nearest("terraform", &names), None);
     }
 
     #[test]

@@ -27,9 +27,10 @@ impl Output {
             self.hint(hint);
         }
         let closing = format!(
-            "{} of {} failed",
+            "{} of {} {}",
             failures.errors.len(),
-            count(failures.attempted, failures.noun)
+            count(failures.attempted, failures.noun),
+            failures.outcome
         );
         if self.github.is_some() {
             eprintln!("::error::{}", github::escape_data(&closing));

@@ -125,6 +125,7 @@ pub fn ensure(
             errors,
             attempted: missing.len(),
             noun: "tool",
+            outcome: "could not be installed",
         }
         .into()),
     }
