@@ -27,7 +27,7 @@ use crate::toolchain::Toolchain;
 
 /// The whole program; both binaries call this.
 pub fn main() -> ExitCode {
-    let args: Vec<OsString> = std::env::args_os().collect();
+    let args = cli::protect_exec_args(std::env::args_os().collect());
     let name = program::from_argv0(args.first().map(OsString::as_os_str));
     program::set(name);
     let command = cli::named_command(name).color(output::clap_color(&args));

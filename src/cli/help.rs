@@ -68,6 +68,43 @@ fn with_args(mut command: clap::Command, args: &[clap::Arg]) -> clap::Command {
     command
 }
 
+/// `args` with a `--` after the tool of `op toolchain exec TOOL ARGS…` (unless one is there):
+/// what follows the tool is the tool's, even `-v` or `--color`, which are op's own options
+/// anywhere else and which clap would otherwise take for them.
+pub fn protect_exec_args(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    const TAKES_VALUE: &[&str] = &["--lock", "--config", "--color"];
+    let mut expected = ["toolchain", "exec"].into_iter();
+    let mut want = expected.next();
+    let mut index = 1;
+    while index < args.len() {
+        let word = args[index].to_string_lossy().into_owned();
+        if word == "--" {
+            return args;
+        }
+        if word.starts_with('-') {
+            index += if TAKES_VALUE.contains(&word.as_str()) {
+                2
+            } else {
+                1
+            };
+            continue;
+        }
+        match want {
+            Some(name) if word == name => want = expected.next(),
+            Some(_) => return args,
+            None => {
+                let next = index + 1;
+                if args.get(next).is_some_and(|arg| arg != "--") {
+                    args.insert(next, "--".into());
+                }
+                return args;
+            }
+        }
+        index += 1;
+    }
+    args
+}
+
 /// The value of `--lock` or `--config` wherever it was given: the one nearest the end of the
 /// command line wins (`op --lock A toolchain install --lock B` uses B).
 pub fn path_option(matches: &clap::ArgMatches, id: &str) -> Option<std::path::PathBuf> {
@@ -112,6 +149,44 @@ mod tests {
         out.push(command.clone());
         for sub in command.get_subcommands() {
             all(sub, out);
+        }
+    }
+
+    #[test]
+    fn what_follows_the_tool_of_exec_is_the_tools() {
+        let args = |list: &[&str]| -> Vec<std::ffi::OsString> {
+            list.iter().map(std::ffi::OsString::from).collect()
+        };
+        assert_eq!(
+            protect_exec_args(args(&[
+                "op",
+                "-v",
+                "toolchain",
+                "--lock",
+                "l",
+                "exec",
+                "k",
+                "-v"
+            ])),
+            args(&[
+                "op",
+                "-v",
+                "toolchain",
+                "--lock",
+                "l",
+                "exec",
+                "k",
+                "--",
+                "-v"
+            ])
+        );
+        for unchanged in [
+            &["op", "toolchain", "exec", "k", "--", "-v"][..],
+            &["op", "toolchain", "exec", "k"],
+            &["op", "toolchain", "install", "k", "-v"],
+            &["op", "build", "-v"],
+        ] {
+            assert_eq!(protect_exec_args(args(unchanged)), args(unchanged));
         }
     }
 

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-pub use help::{named_command, path_option};
+pub use help::{named_command, path_option, protect_exec_args};
 pub use pipeline_args::*;
 
 const AFTER_HELP: &str = "\

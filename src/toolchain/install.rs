@@ -142,12 +142,15 @@ struct Shared {
 fn offline_error(entries: &[&Entry]) -> Result<anyhow::Error> {
     let mut lines = Vec::new();
     for entry in entries {
-        lines.push(format!(
-            "  {}\n    fetch: {}\n    put it at: <mirror>/{}",
-            entry.label(),
+        let place = format!(
+            "fetch: {}\n  put it at: <mirror>/{}",
             fetch::redact(&entry.artifact.url),
             fetch::mirror_path(&entry.artifact.url)?
-        ));
+        );
+        lines.push(match entries {
+            [_] => format!("  {place}"),
+            _ => format!("  {}\n  {}", entry.label(), place.replace("\n", "\n  ")),
+        });
     }
     let what = match entries {
         [one] => format!("{} is", one.label()),
@@ -156,7 +159,7 @@ fn offline_error(entries: &[&Entry]) -> Result<anyhow::Error> {
     Ok(OpError::new(
         Code::Offline,
         format!(
-            "{what} not in the cache and OP_OFFLINE is set, so nothing can be downloaded:\n{}",
+            "{what} not in the cache and OP_OFFLINE is set, so nothing can be downloaded\n{}",
             lines.join("\n")
         ),
     )

@@ -118,3 +118,27 @@ fn an_interrupted_download_says_so() {
         .stderr_has("interrupted: the downloads stopped");
     env.op(&["toolchain", "which", "fixture-tool"]).code(1);
 }
+
+#[test]
+fn global_flags_after_the_tool_of_exec_belong_to_the_tool() {
+    let lock = three_tools();
+    let (env, _server) = TestEnv::served(&lock);
+    let run = env.op(&[
+        "toolchain",
+        "exec",
+        "fixture-raw",
+        "-v",
+        "-q",
+        "--color",
+        "always",
+    ]);
+    run.success();
+    for arg in ["-v", "-q", "--color", "always"] {
+        run.stdout_has(&format!("arg=[{arg}]"));
+    }
+    // Before the tool, they are op's: verbose shows the command line it runs.
+    env.op(&["toolchain", "exec", "-v", "fixture-raw", "x"])
+        .success()
+        .stdout_has("arg=[x]")
+        .stderr_has("running ");
+}
