@@ -57,11 +57,11 @@ impl Bar for TerminalBar {
 /// stays on one line.
 fn style(width: u16) -> ProgressStyle {
     let template = if width >= 80 {
-        "{prefix:>24!} [{wide_bar}] {bytes}/{total_bytes} {bytes_per_sec} {eta}"
+        "{prefix:>24} [{wide_bar}] {bytes}/{total_bytes} {bytes_per_sec} {eta}"
     } else if width >= 50 {
-        "{prefix:>16!} [{wide_bar}] {bytes}/{total_bytes}"
+        "{prefix} [{wide_bar}] {bytes}/{total_bytes}"
     } else {
-        "{prefix:>12!} [{wide_bar}] {percent:>3}%"
+        "{prefix} [{wide_bar}] {percent:>3}%"
     };
     ProgressStyle::with_template(template)
         .unwrap_or_else(|_| ProgressStyle::default_bar())

@@ -142,3 +142,100 @@ fn global_flags_after_the_tool_of_exec_belong_to_the_tool() {
         .stdout_has("arg=[x]")
         .stderr_has("running ");
 }
+
+/// `op ARGS` on a terminal `columns` wide (util-linux `script` makes one), Ctrl-C typed once
+/// the download runs; `None` without `script`. Returns everything the terminal showed.
+fn on_a_terminal(
+    env: &TestEnv,
+    server: &crate::support::Server,
+    path: &str,
+    columns: u16,
+) -> Option<String> {
+    use std::io::{Read, Write};
+    let script = std::path::Path::new("/usr/bin/script");
+    if !script.exists() {
+        return None;
+    }
+    let op = assert_cmd::cargo::cargo_bin!("op");
+    let mut command = env.std_command(script);
+    command
+        .args(["-qfec"])
+        .arg(format!(
+            "stty cols {columns} rows 24; exec {} toolchain install",
+            op.display()
+        ))
+        .arg("/dev/null")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    let mut child = command.spawn().expect("run script");
+    let started = wait_until(Duration::from_secs(20), || server.gets(path) > 0);
+    // Long enough for several frames of the bar (it redraws every 120 ms).
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut stdin = child.stdin.take().expect("stdin");
+    let _ = stdin.write_all(b"\x03");
+    let _ = stdin.flush();
+    let finished = wait_until(Duration::from_secs(20), || {
+        child.try_wait().ok().flatten().is_some()
+    });
+    if !finished {
+        let _ = child.kill();
+    }
+    let mut shown = Vec::new();
+    let _ = child.stdout.take().expect("stdout").read_to_end(&mut shown);
+    let _ = child.wait();
+    assert!(
+        started && finished,
+        "started {started}, finished {finished}"
+    );
+    Some(String::from_utf8_lossy(&shown).into_owned())
+}
+
+#[test]
+fn on_a_narrow_terminal_the_bar_fits_and_ctrl_c_clears_it() {
+    let pin = Pin::fixture("fixture-tool", "1.2.3", Kind::Raw);
+    let lock = Lock::new(vec![pin.clone()]);
+    let (mut env, server) = TestEnv::served(&lock);
+    env.unset("OP_NO_PROGRESS").set("TERM", "xterm");
+    let path = pin.artifact().server_path();
+    server.route(
+        &path,
+        Route::new(pin.artifact().body.clone()).then(Reply::Drip {
+            chunk: 1,
+            every: Duration::from_millis(300),
+        }),
+    );
+    let Some(shown) = on_a_terminal(&env, &server, &path, 50) else {
+        return;
+    };
+    let (bars, after) = shown
+        .split_once("interrupted: the downloads stopped")
+        .unwrap_or_else(|| panic!("no interrupted line: {shown:?}"));
+    let frames: Vec<String> = bars
+        .split('\r')
+        // The terminal echoes the typed Ctrl-C as `^C` after the last frame.
+        .map(|frame| {
+            console::strip_ansi_codes(&frame.replace("^C", ""))
+                .trim_end()
+                .to_string()
+        })
+        .filter(|frame| frame.contains('['))
+        .collect();
+    assert!(
+        frames
+            .iter()
+            .any(|frame| frame.starts_with("fixture-tool 1.2.3 [")),
+        "no bar was shown: {shown:?}"
+    );
+    for frame in &frames {
+        assert!(
+            console::measure_text_width(frame) <= 50,
+            "wider than the terminal: {frame:?}"
+        );
+    }
+    // The bar's line is erased before the message, and nothing is drawn after it.
+    assert!(
+        bars.ends_with("\x1b[2K"),
+        "the bar was not cleared: {shown:?}"
+    );
+    assert!(!after.contains("fixture-tool"), "{shown:?}");
+}

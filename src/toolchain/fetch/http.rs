@@ -87,8 +87,8 @@ impl<'a> Retrier<'a> {
         }
         if let Some(last) = self.failures.last() {
             message.push_str(&format!(
-                "; {} attempt(s) failed before, the last: {last}",
-                self.failures.len()
+                "; {} failed before, the last: {last}",
+                crate::output::count(self.failures.len(), "attempt")
             ));
         }
         OpError::new(Code::Download, message)
