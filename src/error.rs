@@ -1,6 +1,7 @@
 //! Errors that choose an exit code, and the mapping from any error chain to that code.
 
 use std::fmt;
+use std::path::PathBuf;
 
 /// The documented exit codes of `op` (README, "Exit codes").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,6 +29,34 @@ pub struct OpError {
     pub code: Code,
     pub message: String,
     pub hint: Option<String>,
+    /// The place in an input file the error is about, when the parser knows it.
+    pub location: Option<Location>,
+}
+
+/// A file and, when known, the 1-based line and column in it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Location {
+    pub file: PathBuf,
+    pub line: Option<u64>,
+    pub column: Option<u64>,
+}
+
+impl Location {
+    /// The 1-based line and column of byte `offset` in `text`.
+    pub fn of_offset(file: impl Into<PathBuf>, text: &str, offset: usize) -> Location {
+        let mut end = offset.min(text.len());
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        let before = &text[..end];
+        let line = before.matches('\n').count() as u64 + 1;
+        let column = before.rsplit('\n').next().unwrap_or("").chars().count() as u64 + 1;
+        Location {
+            file: file.into(),
+            line: Some(line),
+            column: Some(column),
+        }
+    }
 }
 
 impl OpError {
@@ -36,11 +65,18 @@ impl OpError {
             code,
             message: message.into(),
             hint: None,
+            location: None,
         }
     }
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
+        self
+    }
+
+    /// Records where in which file the error is (for GitHub annotations).
+    pub fn at(mut self, location: Location) -> Self {
+        self.location = Some(location);
         self
     }
 
@@ -71,6 +107,11 @@ impl std::error::Error for ChildExit {}
 
 /// The exit code for an error chain: the first `OpError`/`ChildExit` found, else 1.
 pub fn exit_code(error: &anyhow::Error) -> i32 {
+    if let Some(failures) = error.downcast_ref::<Failures>()
+        && let Some(first) = failures.errors.first()
+    {
+        return exit_code(first);
+    }
     for cause in error.chain() {
         if let Some(op) = cause.downcast_ref::<OpError>() {
             return op.code as i32;
@@ -89,6 +130,37 @@ pub fn hint(error: &anyhow::Error) -> Option<&str> {
         .filter_map(|cause| cause.downcast_ref::<OpError>())
         .find_map(|op| op.hint.as_deref())
 }
+
+/// The location of the first `OpError` in the chain that has one.
+pub fn location(error: &anyhow::Error) -> Option<&Location> {
+    error
+        .chain()
+        .filter_map(|cause| cause.downcast_ref::<OpError>())
+        .find_map(|op| op.location.as_ref())
+}
+
+/// Several independent failures of one command (one per tool of an install), reported
+/// together: one line each, each distinct hint once, and a count. The exit code is the first
+/// failure's.
+#[derive(Debug)]
+pub struct Failures {
+    /// What failed, in the order the user asked for them.
+    pub errors: Vec<anyhow::Error>,
+    /// How many were attempted, and what they are (`tool`).
+    pub attempted: usize,
+    pub noun: &'static str,
+    /// What happened to the failed ones (`could not be installed`).
+    pub outcome: &'static str,
+}
+
+impl fmt::Display for Failures {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let lines: Vec<String> = self.errors.iter().map(|error| error.to_string()).collect();
+        f.write_str(&lines.join("\n"))
+    }
+}
+
+impl std::error::Error for Failures {}
 
 /// Shorthand for returning an `OpError` from a function that returns `anyhow::Result`.
 macro_rules! bail_code {

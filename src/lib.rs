@@ -16,8 +16,10 @@ pub mod toolchain;
 use std::ffi::OsString;
 use std::process::ExitCode;
 
-use anyhow::Result;
-use clap::{CommandFactory, FromArgMatches};
+use std::io::Write;
+
+use anyhow::{Context, Result};
+use clap::FromArgMatches;
 
 use crate::cli::{Cli, Command};
 use crate::output::Output;
@@ -25,11 +27,10 @@ use crate::toolchain::Toolchain;
 
 /// The whole program; both binaries call this.
 pub fn main() -> ExitCode {
-    let args: Vec<OsString> = std::env::args_os().collect();
+    let args = cli::protect_exec_args(std::env::args_os().collect());
     let name = program::from_argv0(args.first().map(OsString::as_os_str));
     program::set(name);
-    let output = Output::from_env();
-    let command = named_command(name);
+    let command = cli::named_command(name).color(output::clap_color(&args));
     let matches = match command.try_get_matches_from(&args) {
         Ok(matches) => matches,
         Err(error) => {
@@ -37,14 +38,23 @@ pub fn main() -> ExitCode {
             return ExitCode::from(error.exit_code().clamp(0, 255) as u8);
         }
     };
-    let cli = match Cli::from_arg_matches(&matches) {
+    let mut cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(error) => {
             let _ = error.print();
             return ExitCode::from(2);
         }
     };
-    match run(cli, name, &output) {
+    cli.lock = cli::path_option(&matches, "lock");
+    cli.config = cli::path_option(&matches, "config");
+    let output = Output::from_env(output::Options {
+        quiet: cli.quiet,
+        verbose: cli.verbose,
+        color: cli.color,
+    });
+    let result = run(cli, name, &output);
+    output.finish();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             let code = error::exit_code(&error);
@@ -76,52 +86,26 @@ fn run(cli: Cli, name: &'static str, output: &Output) -> Result<()> {
             pipeline::run(&toolchain, cli.config.as_deref(), cli.command)
         }
         Command::Completions { shell } => {
-            let mut command = named_command(name);
+            let mut command = cli::named_command(name);
             clap_complete::generate(shell, &mut command, name, &mut std::io::stdout());
             Ok(())
         }
-        Command::Man => {
-            let command = named_command(name);
-            clap_mangen::Man::new(command).render(&mut std::io::stdout())?;
+        Command::Man { dir: None } => {
+            let pages = cli::man::pages(cli::named_command(name))?;
+            let (_, main_page) = pages.first().context("no man page rendered")?;
+            std::io::stdout()
+                .write_all(main_page)
+                .context("cannot write the man page to stdout")?;
             Ok(())
         }
-    }
-}
-
-/// The command line definition under the invoked name, its help texts and examples speaking of
-/// that name too (`octopipeline toolchain install`, not `op toolchain install`).
-fn named_command(name: &'static str) -> clap::Command {
-    fn rename_texts(command: clap::Command) -> clap::Command {
-        let mut command = command;
-        for text in [
-            command.get_after_help().map(|text| text.to_string()),
-            command.get_after_long_help().map(|text| text.to_string()),
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            if let (index, Some(text)) = text {
-                let renamed = program::rename(&text).into_owned();
-                command = if index == 0 {
-                    command.after_help(renamed)
-                } else {
-                    command.after_long_help(renamed)
-                };
-            }
+        Command::Man { dir: Some(dir) } => {
+            let written = cli::man::write_all(cli::named_command(name), &dir)?;
+            output.info(&format!(
+                "wrote {} in {}",
+                output::count(written.len(), "man page"),
+                dir.display()
+            ));
+            Ok(())
         }
-        let names: Vec<String> = command
-            .get_subcommands()
-            .map(|sub| sub.get_name().to_string())
-            .collect();
-        for sub in names {
-            command = command.mut_subcommand(sub, rename_texts);
-        }
-        command
-    }
-    let command = Cli::command().name(name).bin_name(name);
-    if name == "op" {
-        command
-    } else {
-        rename_texts(command)
     }
 }

@@ -33,6 +33,29 @@ pub fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|value| !value.is_empty())
 }
 
+/// The proxy a request to `url` goes through, as reqwest's system-proxy support picks it from
+/// the environment (`HTTPS_PROXY`/`HTTP_PROXY`, lower case too, then `ALL_PROXY`; none for a
+/// host `NO_PROXY` lists), so that an error can name it.
+pub fn proxy_for(scheme: &str, host: &str) -> Option<String> {
+    let any = |names: &[&str]| names.iter().find_map(|name| var(name));
+    let no_proxy = any(&["NO_PROXY", "no_proxy"]).unwrap_or_default();
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let bypassed = no_proxy.split(',').map(str::trim).any(|entry| {
+        let entry = entry.trim_start_matches('.');
+        entry == "*"
+            || (!entry.is_empty() && (host == entry || host.ends_with(&format!(".{entry}"))))
+    });
+    if bypassed {
+        return None;
+    }
+    let scheme_proxy = match scheme {
+        "https" => any(&["HTTPS_PROXY", "https_proxy"]),
+        "http" => any(&["HTTP_PROXY", "http_proxy"]),
+        _ => None,
+    };
+    scheme_proxy.or_else(|| any(&["ALL_PROXY", "all_proxy"]))
+}
+
 /// A boolean flag variable: set, non-empty and not `0`/`false`/`no`/`off`.
 pub fn flag(name: &str) -> bool {
     var(name).is_some_and(|value| {

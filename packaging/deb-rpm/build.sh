@@ -35,16 +35,24 @@ bin_dir=${CARGO_TARGET_DIR:-target}/${target:+$target/}release
 # (A cross-built binary that cannot run here would stop the script at this point.)
 assets=target/assets
 rm -rf "$assets"
-mkdir -p "$assets/completions"
+mkdir -p "$assets/completions" "$assets/man"
 for name in op octopipeline; do
-  "$bin_dir/$name" man > "$assets/$name.1"
+  # A page per command: NAME.1, NAME-build.1, NAME-toolchain-install.1, ...
+  "$bin_dir/$name" man --dir "$assets/man"
   "$bin_dir/$name" completions bash > "$assets/completions/$name.bash"
   "$bin_dir/$name" completions zsh > "$assets/completions/_$name"
   "$bin_dir/$name" completions fish > "$assets/completions/$name.fish"
 done
-for file in "$assets"/*.1 "$assets"/completions/*; do
+for file in "$assets"/man/*.1 "$assets"/completions/*; do
   if [ ! -s "$file" ]; then
     echo "build.sh: $file is empty" >&2
+    exit 1
+  fi
+done
+
+for page in op.1 op-toolchain-install.1 octopipeline.1 octopipeline-toolchain-install.1; do
+  if [ ! -s "$assets/man/$page" ]; then
+    echo "build.sh: the man page $page was not generated" >&2
     exit 1
   fi
 done

@@ -41,8 +41,10 @@ class Octopipeline < Formula
     bin.install "op", "octopipeline"
     %w[op octopipeline].each do |name|
       generate_completions_from_executable(bin/name, "completions", base_name: name)
-      (man1/"#{name}.1").write Utils.safe_popen_read(bin/name, "man")
+      # A page per command: op.1, op-build.1, op-toolchain-install.1, ...
+      system bin/name, "man", "--dir", buildpath/"man"
     end
+    man1.install Dir[buildpath/"man/*.1"]
     doc.install "README.md", "DEPENDENCIES.md"
   end
 

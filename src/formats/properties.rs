@@ -37,6 +37,14 @@ pub fn load(path: &Path) -> Result<Properties> {
                 index + 1,
                 u32::from(bad)
             ))
+            .at(crate::error::Location {
+                file: path.to_path_buf(),
+                line: Some(index as u64 + 1),
+                column: line
+                    .chars()
+                    .position(|c| c == bad)
+                    .map(|column| column as u64 + 1),
+            })
             .into());
         }
     }

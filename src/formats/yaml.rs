@@ -73,7 +73,13 @@ fn invalid(path: &Path, error: &serde_saphyr::Error, hint: &str) -> anyhow::Erro
         source_name: Some(name.as_str()),
     });
     let text = rendered.strip_prefix("error: ").unwrap_or(&rendered);
-    let mut error = OpError::config(format!("{name}: {}", plain_words(text.trim_end())));
+    let mut error = OpError::config(format!("{name}: {}", plain_words(text.trim_end()))).at(
+        crate::error::Location {
+            file: path.to_path_buf(),
+            line: error.location().map(|at| at.line()),
+            column: error.location().map(|at| at.column()),
+        },
+    );
     if !hint.is_empty() {
         error = error.with_hint(hint.to_string());
     }

@@ -232,10 +232,18 @@ pub fn build_push(context: &Context, options: &BuildPushArgs) -> Result<()> {
     )?;
     if !context.runner.dry_run() {
         context.say(&format!(
-            "wrote {} ({} image(s))",
+            "wrote {} ({})",
             result_path.display(),
-            builds.len()
+            crate::output::count(builds.len(), "image")
         ));
+        for build in &builds {
+            let reference = crate::redact::reference(&build.tag);
+            context
+                .runner
+                .toolchain()
+                .output
+                .image("built and pushed", &reference);
+        }
     }
     Ok(())
 }

@@ -125,7 +125,7 @@ pub fn run(toolchain: &Toolchain, config_file: Option<&Path>, command: Command) 
         Command::WatchDeployment(args) => args.dry_run,
         Command::Run(args) => args.dry_run,
         Command::StartRegistry(args) => args.dry_run,
-        Command::Toolchain(_) | Command::Completions { .. } | Command::Man => false,
+        Command::Toolchain(_) | Command::Completions { .. } | Command::Man { .. } => false,
     };
     let context = Context {
         runner: Runner::new(toolchain, dry_run),
@@ -140,7 +140,7 @@ pub fn run(toolchain: &Toolchain, config_file: Option<&Path>, command: Command) 
         Command::WatchDeployment(args) => watch::watch(&context, &args),
         Command::Run(args) => run::run(&context, &args),
         Command::StartRegistry(args) => registry::start(&context, &args),
-        Command::Toolchain(_) | Command::Completions { .. } | Command::Man => {
+        Command::Toolchain(_) | Command::Completions { .. } | Command::Man { .. } => {
             unreachable!("not a pipeline command")
         }
     };

@@ -122,6 +122,12 @@ pub fn promote(context: &Context, options: &PromoteArgs) -> Result<()> {
             redact::reference(&to)
         ));
         crane.copy_verified(&from, &to)?;
+        if !context.runner.dry_run() {
+            context.runner.toolchain().output.image(
+                "promoted",
+                &format!("{} → {}", redact::reference(&from), redact::reference(&to)),
+            );
+        }
     }
     Ok(())
 }

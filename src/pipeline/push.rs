@@ -114,10 +114,20 @@ pub fn push(context: &Context, options: &PushArgs) -> Result<()> {
         build_result::render(&crate::pipeline::for_file(&builds)).as_bytes(),
     )?;
     context.say(&format!(
-        "wrote {} ({} image(s))",
+        "wrote {} ({})",
         result_path.display(),
-        builds.len()
+        crate::output::count(builds.len(), "image")
     ));
+    if !context.runner.dry_run() {
+        for build in &builds {
+            let reference = crate::redact::reference(&build.tag);
+            context
+                .runner
+                .toolchain()
+                .output
+                .image("pushed", &reference);
+        }
+    }
     push_all(context, options, &registry, &repo, &builds)
 }
 

@@ -122,6 +122,9 @@ impl<'a> Runner<'a> {
         cwd: Option<&Path>,
         env: &[(String, String)],
     ) -> Result<Command> {
+        self.toolchain
+            .output
+            .trace(&format!("running {}", describe(program, args, cwd, env)));
         let mut command = Command::new(program);
         command.args(args).env("PATH", self.child_path()?);
         for (key, value) in env {
@@ -147,11 +150,21 @@ impl<'a> Runner<'a> {
                 .data(&describe(program, args, cwd, env));
             return Ok(());
         }
+        let _group = self
+            .toolchain
+            .output
+            .group(&describe(program, args, None, &[]));
         let mut command = self.command(program, args, cwd, env)?;
+        let started = std::time::Instant::now();
         let outcome = child::spawn(&mut command)
             .map_err(|error| launch_error(program, error))?
             .wait()
             .with_context(|| format!("waiting for {} failed", program.display()))?;
+        self.toolchain.output.trace(&format!(
+            "{} ended after {:.3}s",
+            program.display(),
+            started.elapsed().as_secs_f64()
+        ));
         check(outcome, program, args)
     }
 

@@ -384,10 +384,10 @@ pub fn check_digest(entry: &Entry, source: &Source, got: &Downloaded) -> Result<
     if got.sha256 == entry.artifact.sha256 && size_ok {
         return Ok(());
     }
-    let expected_size = entry
-        .artifact
-        .size
-        .map_or_else(|| "not pinned".to_string(), |size| format!("{size} bytes"));
+    let expected_size = entry.artifact.size.map_or_else(
+        || "size not pinned".to_string(),
+        |size| format!("{size} bytes"),
+    );
     Err(integrity_error(
         entry,
         source,

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 
-use crate::error::{Code, OpError};
+use crate::error::{Code, Failures, OpError};
 use crate::output::Output;
 use crate::settings::ToolchainSettings;
 use crate::toolchain::cache::store::{self, Dir, Kind, mode};
@@ -30,8 +30,8 @@ pub enum Outcome {
 }
 
 /// Makes sure every entry is installed (with `force`, reinstalled: the new copy replaces the
-/// old one only once it is verified). Installs missing ones in parallel; reports every
-/// failure and returns the first one (in the given order) as the error.
+/// old one only once it is verified). Installs missing ones in parallel; fails with every
+/// failure (in the given order), one [`Failures`] when there are several.
 pub fn ensure(
     cache: &Cache,
     settings: &ToolchainSettings,
@@ -52,13 +52,17 @@ pub fn ensure(
     }
 
     let mut sources = Vec::with_capacity(missing.len());
+    let mut offline = Vec::new();
     for &index in &missing {
         let entry = &entries[index];
         let source = fetch::resolve(&entry.artifact.url, settings.mirror.as_deref())?;
         if settings.offline && matches!(source, Source::Http(_)) {
-            return Err(offline_error(entry)?);
+            offline.push(entry);
         }
         sources.push(source);
+    }
+    if !offline.is_empty() {
+        return Err(offline_error(&offline)?);
     }
     let client = if sources
         .iter()
@@ -80,6 +84,11 @@ pub fn ensure(
         output: output.clone(),
         client,
     });
+    let labels: Vec<String> = missing
+        .iter()
+        .map(|&index| entries[index].label())
+        .collect();
+    let phase = output.download_phase(&labels);
     let results = runtime.block_on(async {
         let tasks: Vec<_> = missing
             .iter()
@@ -100,23 +109,25 @@ pub fn ensure(
         results
     });
     drop(runtime);
+    drop(phase);
 
-    let mut first_error = None;
+    let mut errors = Vec::new();
     for (&index, result) in missing.iter().zip(results) {
         match result {
             Ok(outcome) => outcomes[index] = outcome,
-            Err(error) => {
-                if first_error.is_some() {
-                    output.report_error(&error);
-                } else {
-                    first_error = Some(error);
-                }
-            }
+            Err(error) => errors.push(error),
         }
     }
-    match first_error {
-        Some(error) => Err(error),
-        None => Ok(outcomes),
+    match errors.len() {
+        0 => Ok(outcomes),
+        1 => Err(errors.remove(0)),
+        _ => Err(Failures {
+            errors,
+            attempted: missing.len(),
+            noun: "tool",
+            outcome: "could not be installed",
+        }
+        .into()),
     }
 }
 
@@ -127,17 +138,32 @@ struct Shared {
     client: Option<reqwest::Client>,
 }
 
-fn offline_error(entry: &Entry) -> Result<anyhow::Error> {
-    let mirror_path = fetch::mirror_path(&entry.artifact.url)?;
+/// Every tool that would need the network, in one error: what to fetch and where to put it.
+fn offline_error(entries: &[&Entry]) -> Result<anyhow::Error> {
+    let mut lines = Vec::new();
+    for entry in entries {
+        let place = format!(
+            "fetch: {}\n  put it at: <mirror>/{}",
+            fetch::redact(&entry.artifact.url),
+            fetch::mirror_path(&entry.artifact.url)?
+        );
+        lines.push(match entries {
+            [_] => format!("  {place}"),
+            _ => format!("  {}\n  {}", entry.label(), place.replace("\n", "\n  ")),
+        });
+    }
+    let what = match entries {
+        [one] => format!("{} is", one.label()),
+        more => format!("{} are", crate::output::count(more.len(), "tool")),
+    };
     Ok(OpError::new(
         Code::Offline,
         format!(
-            "{} is not in the cache and OP_OFFLINE is set, so it cannot be downloaded\n  fetch: {}\n  put it at: <mirror>/{mirror_path}",
-            entry.label(),
-            fetch::redact(&entry.artifact.url),
+            "{what} not in the cache and OP_OFFLINE is set, so nothing can be downloaded\n{}",
+            lines.join("\n")
         ),
     )
-    .with_hint("point OP_TOOLCHAIN_MIRROR at a file:// mirror directory holding that path (it works offline), or unset OP_OFFLINE")
+    .with_hint("point OP_TOOLCHAIN_MIRROR at a file:// mirror directory holding those paths (it works offline), or unset OP_OFFLINE")
     .into())
 }
 
@@ -155,11 +181,17 @@ async fn install_one(
         let label = entry.label();
         let timeout = shared.settings.lock_timeout;
         tokio::task::spawn_blocking(move || {
-            cache.lock(&key, timeout, &|holder| {
+            let waited = Instant::now();
+            let lock = cache.lock(&key, timeout, &|holder| {
                 output.info(&format!(
                     "{label}: waiting for {holder}, which is installing it"
                 ));
-            })
+            });
+            output.trace(&format!(
+                "{label}: cache lock {key} taken after {:.3}s",
+                waited.elapsed().as_secs_f64()
+            ));
+            lock
         })
         .await??
     };

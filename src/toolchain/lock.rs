@@ -9,7 +9,7 @@ use anyhow::Result;
 use toml::Value;
 
 use crate::bounded;
-use crate::error::OpError;
+use crate::error::{Location, OpError};
 use crate::settings;
 use crate::toolchain::evidence;
 use crate::toolchain::platform;
@@ -121,18 +121,28 @@ impl Lock {
 
     /// Parses and validates lock text.
     pub fn parse(text: &str, origin: Origin) -> Result<Lock> {
+        let file = match &origin {
+            Origin::File(path) => Some(path.clone()),
+            Origin::Embedded => None,
+        };
         let table: toml::Table = text.parse().map_err(|error: toml::de::Error| {
-            OpError::config(format!(
+            let mut failure = OpError::config(format!(
                 "{origin}: invalid TOML: {}",
                 toml_message(&error, text)
-            ))
+            ));
+            if let (Some(file), Some(span)) = (&file, error.span()) {
+                failure = failure.at(Location::of_offset(file.clone(), text, span.start));
+            }
+            failure
         })?;
         let fail = |place: &str, message: String| -> anyhow::Error {
-            OpError::config(format!("{origin}: {place}: {message}"))
-                .with_hint(
-                    "fix the lock file (README.md, section \"toolchain.lock\", has the schema)",
-                )
-                .into()
+            let mut failure = OpError::config(format!("{origin}: {place}: {message}")).with_hint(
+                "fix the lock file (README.md, section \"toolchain.lock\", has the schema)",
+            );
+            if let Some(file) = &file {
+                failure = failure.at(place_in(file, text, place));
+            }
+            failure.into()
         };
         for key in table.keys() {
             if key != "schema" && key != "tools" {
@@ -182,10 +192,14 @@ impl Lock {
             .iter()
             .find(|tool| tool.name == name)
             .ok_or_else(|| {
+                let names = self.tool_names();
+                let guess = crate::output::nearest(name, &names)
+                    .map(|guess| format!(" (did you mean `{guess}`?)"))
+                    .unwrap_or_default();
                 OpError::config(format!(
-                    "{}: has no tool `{name}`; it pins: {}",
+                    "{} has no tool `{name}`{guess}; it pins {}",
                     self.origin,
-                    self.tool_names().join(", ")
+                    names.join(", ")
                 ))
                 .into()
             })
@@ -368,10 +382,9 @@ fn parse_artifact(entry: &toml::Table) -> Result<Artifact, String> {
         ));
     }
     let sha256 = required_string(entry, "sha256")?;
-    if sha256.len() != 64 || !sha256.chars().all(|c| c.is_ascii_hexdigit()) {
+    if let Some(problem) = not_hex64(&sha256) {
         return Err(format!(
-            "field `sha256`: expected 64 hexadecimal characters, got {} ({sha256:?})",
-            sha256.len()
+            "field `sha256`: expected 64 hexadecimal characters, {problem} ({sha256:?})"
         ));
     }
     let archive = match required_string(entry, "archive")?.as_str() {
@@ -453,6 +466,48 @@ pub(crate) fn optional_string(table: &toml::Table, field: &str) -> Result<Option
             other.type_str()
         )),
     }
+}
+
+/// Where `place` (`` `tools.kubectl.platforms.linux-amd64` ``, `` `schema` ``) is in the lock
+/// text: the line of its table header or key, else the file alone.
+fn place_in(file: &std::path::Path, text: &str, place: &str) -> Location {
+    let quoted = place.split('`').nth(1).unwrap_or(place);
+    let key = quoted;
+    let leaf = key.rsplit('.').next().unwrap_or(key);
+    let header = text
+        .find(&format!("[{key}]"))
+        .or_else(|| text.find(&format!("[tools.{key}]")));
+    let found = header.or_else(|| {
+        text.match_indices(leaf)
+            .map(|(index, _)| index)
+            .find(|&index| {
+                let line_start = text[..index].rfind('\n').map_or(0, |at| at + 1);
+                text[line_start..index].trim().is_empty()
+                    && text[index + leaf.len()..].trim_start().starts_with('=')
+            })
+    });
+    match found {
+        Some(offset) => Location::of_offset(file, text, offset),
+        None => Location {
+            file: file.to_path_buf(),
+            line: None,
+            column: None,
+        },
+    }
+}
+
+/// What keeps `text` from being a SHA-256 in hex: its length, or its first non-hex character.
+fn not_hex64(text: &str) -> Option<String> {
+    let length = text.chars().count();
+    if length != 64 {
+        return Some(format!("got {length}"));
+    }
+    text.chars()
+        .position(|c| !c.is_ascii_hexdigit())
+        .map(|index| {
+            let c = text.chars().nth(index).unwrap_or('?');
+            format!("but character {} is {c:?}", index + 1)
+        })
 }
 
 /// The parser's message; its key-depth limit comes without a place, so find the line.

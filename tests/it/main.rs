@@ -8,6 +8,11 @@ mod support;
 
 mod cache_hostile;
 mod cache_lifecycle;
+mod cli_errors;
+mod cli_github;
+mod cli_help;
+mod cli_man;
+mod cli_output;
 mod evidence;
 mod evidence_kinds;
 mod evidence_update;

@@ -336,7 +336,7 @@ fn errors_are_annotations_in_github_actions_and_plain_otherwise() {
     pipeline.set("GITHUB_ACTIONS", "true");
     let run = pipeline.env.op(&["build"]);
     run.code(2);
-    assert!(run.stderr.starts_with("::error::"), "{}", run.stderr);
+    assert!(run.stderr.starts_with("::error file="), "{}", run.stderr);
     assert_eq!(
         run.stderr.lines().count(),
         1,

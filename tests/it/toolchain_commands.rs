@@ -278,7 +278,7 @@ fn prune_removes_only_ops_own_entries_the_lock_does_not_pin_and_nobody_used_late
         .success()
         .stdout_is("")
         .stderr_has("kept 1 used within 1d")
-        .stderr_has("left alone 1 name(s)");
+        .stderr_has("left alone 1 name under tools/");
 
     crate::support::age(&old_dir, Duration::from_secs(2 * 86_400));
     let expected: BTreeSet<String> = [old_dir.display().to_string()].into();

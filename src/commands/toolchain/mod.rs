@@ -76,8 +76,8 @@ fn install(toolchain: &Toolchain, args: InstallArgs) -> Result<()> {
         .filter(|outcome| matches!(outcome, Outcome::Installed { .. }))
         .count();
     toolchain.output.info(&format!(
-        "{} tool(s) ready for {platform} ({fresh} installed now, {} already present) in {:.1}s, from {}",
-        entries.len(),
+        "{} ready for {platform} ({fresh} installed now, {} already present) in {:.1}s, from {}",
+        crate::output::count(entries.len(), "tool"),
         entries.len() - fresh,
         started.elapsed().as_secs_f64(),
         toolchain.lock.origin
@@ -217,6 +217,15 @@ fn exec(toolchain: &Toolchain, args: ExecArgs) -> Result<()> {
         let entries = toolchain.ensure_for(&args.tool)?;
         let entry = &entries[0];
         let path = exec::path_with(&Toolchain::bin_dirs(&entries))?;
+        toolchain.output.trace(&format!(
+            "running {} {}",
+            entry.exe().display(),
+            arguments
+                .iter()
+                .map(|argument| argument.to_string_lossy())
+                .collect::<Vec<_>>()
+                .join(" ")
+        ));
         match exec::replace_process(&entry.exe(), &arguments, &path) {
             Err(_) if attempts < 2 && entry.exe().symlink_metadata().is_err() => attempts += 1,
             result => return result,

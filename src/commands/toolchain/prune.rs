@@ -83,9 +83,9 @@ pub fn run(toolchain: &Toolchain, dry_run: bool, unused_for: &str) -> Result<()>
         install::sweep_staging(cache);
     }
     let mut summary = format!(
-        "{} {} cached tool(s), {} ({})",
+        "{} {}, {} ({})",
         if dry_run { "would remove" } else { "removed" },
-        tally.removed,
+        crate::output::count(tally.removed, "cached tool"),
         crate::output::human_bytes(tally.freed),
         cache.root.display()
     );
@@ -97,8 +97,8 @@ pub fn run(toolchain: &Toolchain, dry_run: bool, unused_for: &str) -> Result<()>
     }
     if tally.foreign > 0 {
         summary.push_str(&format!(
-            "; left alone {} name(s) under tools/ that op did not create",
-            tally.foreign
+            "; left alone {} under tools/ that op did not create",
+            crate::output::count(tally.foreign, "name")
         ));
     }
     toolchain.output.info(&summary);

@@ -59,8 +59,9 @@ pub fn run(toolchain: &Toolchain) -> Result<()> {
         return Err(OpError::new(
             Code::Integrity,
             format!(
-                "{} installed tool(s) differ from the lock:\n  {}",
-                bad.len(),
+                "{} {} from the lock:\n  {}",
+                crate::output::count(bad.len(), "installed tool"),
+                if bad.len() == 1 { "differs" } else { "differ" },
                 bad.join("\n  ")
             ),
         )
@@ -72,7 +73,9 @@ pub fn run(toolchain: &Toolchain) -> Result<()> {
         .into());
     }
     toolchain.output.info(&format!(
-        "{checked} installed tool(s) match {}",
+        "{} {} {}",
+        crate::output::count(checked, "installed tool"),
+        if checked == 1 { "matches" } else { "match" },
         toolchain.lock.origin
     ));
     Ok(())

@@ -87,8 +87,8 @@ impl<'a> Retrier<'a> {
         }
         if let Some(last) = self.failures.last() {
             message.push_str(&format!(
-                "; {} attempt(s) failed before, the last: {last}",
-                self.failures.len()
+                "; {} failed before, the last: {last}",
+                crate::output::count(self.failures.len(), "attempt")
             ));
         }
         OpError::new(Code::Download, message)
@@ -106,13 +106,22 @@ impl<'a> Retrier<'a> {
         label: &str,
         source: &Source,
     ) -> Option<Result<T>> {
+        let number = self.failures.len() + 1;
         match attempt {
-            Attempt::Done(done) => Some(Ok(done)),
-            Attempt::Fatal(error) => Some(Err(error)),
+            Attempt::Done(done) => {
+                crate::output::trace(|| format!("{label}: attempt {number} done"));
+                Some(Ok(done))
+            }
+            Attempt::Fatal(error) => {
+                crate::output::trace(|| format!("{label}: attempt {number} failed for good"));
+                Some(Err(error))
+            }
             Attempt::Retry(reason, retry_after) => {
+                crate::output::trace(|| format!("{label}: attempt {number} failed: {reason}"));
                 self.failures.push(reason);
                 if self.failures.len() as u64 <= u64::from(self.settings.retries) {
                     let wait = retry_after.unwrap_or(self.backoff).min(MAX_RETRY_AFTER);
+                    crate::output::trace(|| format!("{label}: retrying in {wait:.1?}"));
                     tokio::time::sleep(wait).await;
                     self.backoff = (self.backoff * 2).min(MAX_RETRY_AFTER);
                     return None;
@@ -120,9 +129,10 @@ impl<'a> Retrier<'a> {
                 Some(Err(OpError::new(
                     Code::Download,
                     format!(
-                        "{label}: download of {} failed after {} attempt(s): {}",
+                        "{label}: download of {}{} failed after {}: {}",
                         source.describe(),
-                        self.failures.len(),
+                        through_proxy(source),
+                        crate::output::count(self.failures.len(), "attempt"),
                         self.failures.last().map(String::as_str).unwrap_or("unknown error")
                     ),
                 )
@@ -474,6 +484,19 @@ pub(super) async fn attempt_head(
     }
 }
 
+/// ` through the proxy P` when the environment routes `source` through one.
+fn through_proxy(source: &Source) -> String {
+    let Source::Http(url) = source else {
+        return String::new();
+    };
+    url.host_str()
+        .and_then(|host| crate::settings::proxy_for(url.scheme(), host))
+        .map(|proxy| format!(" through the proxy {}", redact(&proxy)))
+        .unwrap_or_default()
+}
+
+/// What went wrong, in a few words: the kind, then the innermost cause only (the chain between
+/// repeats it: `client error (Connect): dns error: failed to lookup address …`).
 pub(super) fn describe_reqwest(error: &reqwest::Error) -> String {
     let mut text = if error.is_timeout() {
         "timed out".to_string()
@@ -485,10 +508,14 @@ pub(super) fn describe_reqwest(error: &reqwest::Error) -> String {
         "request failed".to_string()
     };
     let mut cause: Option<&dyn std::error::Error> = std::error::Error::source(error);
+    let mut innermost = None;
     while let Some(inner) = cause {
+        innermost = Some(inner);
+        cause = inner.source();
+    }
+    if let Some(inner) = innermost {
         text.push_str(": ");
         text.push_str(&redact(&inner.to_string()));
-        cause = inner.source();
     }
     text
 }
