@@ -123,7 +123,10 @@ fn budget_words(breach: &BudgetBreach) -> String {
             format!("more than {} merge keys (<<)", limits.max_merge_keys)
         }
         BudgetBreach::AliasAnchorRatio { aliases, anchors } => {
-            format!("{aliases} aliases of {anchors} anchor(s), which would expand it too far")
+            format!(
+                "{aliases} aliases of {}, which would expand it too far",
+                crate::output::count(*anchors, "anchor")
+            )
         }
         BudgetBreach::RecordedAnchorEvents { .. } | BudgetBreach::RecordedAnchorBytes { .. } => {
             "anchors whose aliases repeat too much of it".to_string()

@@ -253,9 +253,9 @@ pub fn export(
     crate::atomic::write_atomic(&dir.join(MANIFEST), &serde_json::to_vec_pretty(&manifest)?)?;
     outcome?;
     output.info(&format!(
-        "mirror {}: {} artifact(s), {fetched} fetched, {present} already present and verified",
+        "mirror {}: {}, {fetched} fetched, {present} already present and verified",
         dir.display(),
-        entries.len()
+        crate::output::count(entries.len(), "artifact")
     ));
     output.info(&format!(
         "serve it, then set OP_TOOLCHAIN_MIRROR=<its URL> (or file://{})",
@@ -376,8 +376,12 @@ pub fn verify(lock: &Lock, cache: &Cache, dir: &Path, output: &Output) -> Result
         return Err(OpError::new(
             Code::Integrity,
             format!(
-                "{} mirror file(s) do not match the lock:\n  {}",
-                bad.len(),
+                "{} the lock:\n  {}",
+                if bad.len() == 1 {
+                    "1 mirror file does not match".to_string()
+                } else {
+                    format!("{} mirror files do not match", bad.len())
+                },
                 bad.join("\n  ")
             ),
         )
@@ -396,7 +400,9 @@ pub fn verify(lock: &Lock, cache: &Cache, dir: &Path, output: &Output) -> Result
         .into());
     }
     output.info(&format!(
-        "{checked} mirror artifact(s) match {}",
+        "{} {} {}",
+        crate::output::count(checked, "mirror artifact"),
+        if checked == 1 { "matches" } else { "match" },
         lock.origin
     ));
     Ok(())

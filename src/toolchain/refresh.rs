@@ -191,8 +191,8 @@ fn reconcile(
     Err(OpError::new(
         Code::Integrity,
         format!(
-            "{} pinned artifact(s) changed upstream under the same URL (re-uploaded?); the lock was not changed:\n  {}",
-            refused.len(),
+            "{} changed upstream under the same URL (re-uploaded?); the lock was not changed:\n  {}",
+            crate::output::count(refused.len(), "pinned artifact"),
             refused.join("\n  ")
         ),
     )
@@ -315,7 +315,10 @@ pub fn update(
         } else {
             format!("{} {old} -> {}", bump.name, bump.version)
         };
-        output.info(&format!("{change}: {} platform(s)", bump.platforms.len()));
+        output.info(&format!(
+            "{change}: {}",
+            crate::output::count(bump.platforms.len(), "platform")
+        ));
         for plan in &bump.platforms {
             let size = plan.size.map_or("unknown".into(), |size| size.to_string());
             output.data(&format!(
@@ -373,7 +376,7 @@ pub fn update(
     };
     let proofs = match proofs.len() {
         0 => String::new(),
-        count => format!(" and {count} evidence proof(s)"),
+        count => format!(" and {}", crate::output::count(count, "evidence proof")),
     };
     output.info(&format!("updated {}{also}{proofs}", path.display()));
     evidence::remove_stale(&stale, output);

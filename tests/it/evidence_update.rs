@@ -202,7 +202,7 @@ fn lock_update_gathers_verified_evidence_for_every_platform_and_installs_offline
         .stderr_has(&format!(
             "kubectl {NEW} (windows-amd64): signed by {IDENTITY}, log entry 104"
         ))
-        .stderr_has("and DEPENDENCIES.md and 5 evidence proof(s)");
+        .stderr_has("and DEPENDENCIES.md and 5 evidence proofs");
     let text = std::fs::read_to_string(&case.lock).unwrap();
     for (index, key) in KEYS.iter().enumerate() {
         let block = evidence_block(&text, key);

@@ -221,7 +221,7 @@ fn update_fills_every_platform_from_checksum_files_and_head_requests() {
         "rawfix@v2.0.0",
     ])
     .success()
-    .stderr_has("fixture 1.0.0 -> 2.0.0: 5 platform(s)")
+    .stderr_has("fixture 1.0.0 -> 2.0.0: 5 platforms")
     .stderr_has("and DEPENDENCIES.md");
     let text = std::fs::read_to_string(&lock).unwrap();
     assert!(
@@ -674,7 +674,7 @@ fn mirror_export_then_install_offline_over_file_and_http() {
     let dir_arg = dir.to_str().unwrap();
     env.op(&["toolchain", "mirror", dir_arg, "--all-platforms"])
         .success()
-        .stderr_has("10 artifact(s), 10 fetched");
+        .stderr_has("10 artifacts, 10 fetched");
     for (path, body) in &up.artifacts {
         let file = dir.join(&path[1..]);
         assert_eq!(std::fs::read(&file).unwrap(), *body, "{path}");
@@ -687,7 +687,7 @@ fn mirror_export_then_install_offline_over_file_and_http() {
     assert_eq!(manifest["artifacts"].as_array().unwrap().len(), 10);
     env.op(&["toolchain", "mirror", "verify", dir_arg])
         .success()
-        .stderr_has("10 mirror artifact(s) match");
+        .stderr_has("10 mirror artifacts match");
 
     // Re-running fetches only what is missing.
     let (missing, _) = &up.artifacts[3];

@@ -155,9 +155,8 @@ fn row<'a>(rows: &'a serde_json::Value, tool: &str) -> &'a serde_json::Value {
 fn outdated_reads_every_page_and_every_listing_and_exits_100() {
     let (env, up, _lock) = listed();
     let run = env.op(&["toolchain", "outdated", "--json"]);
-    run.code(100).stderr_has(
-        "2 tool(s) have a newer release: fixture 1.0.0 -> 2.0.0, rawfix 1.0.0 -> 2.0.0",
-    );
+    run.code(100)
+        .stderr_has("2 tools have a newer release: fixture 1.0.0 -> 2.0.0, rawfix 1.0.0 -> 2.0.0");
     let rows = run.json();
     let fixture = row(&rows, "fixture");
     assert_eq!(fixture["pinned"], "1.0.0");
@@ -266,7 +265,7 @@ fn a_release_younger_than_the_minimum_age_does_not_count() {
     ])
     .success()
     .stderr_has("fixture: latest is 2.0.0 (2h old)")
-    .stderr_has("fixture 1.0.0 -> 2.0.0: 5 platform(s)");
+    .stderr_has("fixture 1.0.0 -> 2.0.0: 5 platforms");
     let text = std::fs::read_to_string(&lock).unwrap();
     for (path, body) in up
         .artifacts
@@ -293,7 +292,7 @@ fn update_all_pins_every_tool_at_its_latest_then_outdated_is_quiet() {
     assert!(text.contains("releases = \"github:acme/fixture\""), "kept");
     env.op(&["toolchain", "outdated"])
         .success()
-        .stderr_has("2 tool(s) checked: every pin is current");
+        .stderr_has("2 tools checked: every pin is current");
     // Nothing newer: --all changes nothing.
     env.op(&["toolchain", "lock", "update", "--all"]).success();
     assert_eq!(std::fs::read_to_string(&lock).unwrap(), text);

@@ -218,8 +218,8 @@ pub fn run(toolchain: &Toolchain, args: OutdatedArgs) -> Result<()> {
         .collect();
     if behind.is_empty() {
         toolchain.output.info(&format!(
-            "{} tool(s) checked: every pin is current (releases younger than {} not counted)",
-            rows.len(),
+            "{} checked: every pin is current (releases younger than {} not counted)",
+            crate::output::count(rows.len(), "tool"),
             args.latest.min_age
         ));
         return Ok(());
@@ -227,8 +227,12 @@ pub fn run(toolchain: &Toolchain, args: OutdatedArgs) -> Result<()> {
     Err(OpError::new(
         Code::Outdated,
         format!(
-            "{} tool(s) have a newer release: {}",
-            behind.len(),
+            "{} a newer release: {}",
+            if behind.len() == 1 {
+                "1 tool has".to_string()
+            } else {
+                format!("{} tools have", behind.len())
+            },
             behind.join(", ")
         ),
     )

@@ -255,8 +255,8 @@ fn check_subject(statement: &Value, file_name: &str, sha256: &str) -> Result<(),
             "the provenance's subject {file_name} has sha256 {other}, the lock pins {sha256}"
         )),
         None => Err(format!(
-            "the provenance has no subject {file_name} (it names {} subject(s)); the lock pins sha256 {sha256}",
-            subjects.len()
+            "the provenance has no subject {file_name} (it names {}); the lock pins sha256 {sha256}",
+            crate::output::count(subjects.len(), "subject")
         )),
     }
 }
