@@ -50,9 +50,9 @@ COPY src ./src
 # hadolint ignore=SC2154
 RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
     source /tmp/target.env \
- && cargo build --release --locked --bins --target "$triple" \
+ && cargo build --release --locked --bin op --target "$triple" \
  && mkdir -p /out \
- && cp "target/$triple/release/op" "target/$triple/release/octopipeline" /out/
+ && cp "target/$triple/release/op" /out/
 
 FROM ${RUNTIME_IMAGE} AS runtime
 ARG TARGETARCH
@@ -69,7 +69,7 @@ LABEL org.opencontainers.image.title="octopipeline" \
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates git docker-cli \
  && rm -rf /var/lib/apt/lists/*
-COPY --from=build /out/op /out/octopipeline /usr/local/bin/
+COPY --from=build /out/op /usr/local/bin/
 COPY toolchain.lock /opt/op/toolchain.lock
 COPY README.md LICENSE /usr/share/doc/octopipeline/
 # The tools live in a shared cache that every user of the image reads and none writes.
@@ -80,7 +80,10 @@ ENV OP_CACHE_DIR=/opt/op/cache \
 #    `op` in a repository without its own toolchain.lock finds everything already installed.
 # 3. Link each pinned tool into /usr/local/bin: `op toolchain env --github` writes one tool
 #    directory per line to $GITHUB_PATH, whatever tools the lock names.
-RUN op --lock /opt/op/toolchain.lock toolchain install --platform "linux-${TARGETARCH}" \
+# `octopipeline` is the same binary under its other name (a link: it names itself as invoked).
+RUN ln -s op /usr/local/bin/octopipeline \
+ && octopipeline --version \
+ && op --lock /opt/op/toolchain.lock toolchain install --platform "linux-${TARGETARCH}" \
  && op --lock /opt/op/toolchain.lock toolchain verify \
  && op toolchain verify \
  && GITHUB_PATH=/tmp/op-tool-dirs op --lock /opt/op/toolchain.lock toolchain env --github \

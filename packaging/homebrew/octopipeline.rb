@@ -1,16 +1,19 @@
-# Homebrew formula for op / octopipeline, published to the octopilot/homebrew-tap tap.
+# Homebrew formulae for op / octopipeline, published to the octopilot/homebrew-tap tap.
 #
 # TEMPLATE: the release workflow (.github/workflows/release.yml, "fill in the package templates")
 # replaces @VERSION@ and each @SHA256_<target>@ with the values of the release it publishes.
 #
-# It installs the release binaries for the machine's OS and architecture, each checked by SHA-256,
+# They install the release binary for the machine's OS and architecture, checked by SHA-256,
 # rather than building from source: a tap has no bottles, so a source formula would make every
-# user compile op and pull in Rust, while these are the exact binaries the release smoke-tested
-# (static musl builds on Linux). Both embed the same toolchain.lock as every other channel.
+# user compile op and pull in Rust, while this is the exact binary the release smoke-tested
+# (a static musl build on Linux), with the same toolchain.lock built in as every other channel.
+#
+# This formula installs the program as `octopipeline` only, a name nothing else uses, so it
+# installs next to 1Password's CLI (`brew install --cask 1password-cli`), which is also `op`.
+# octopipeline-op.rb adds the `op` name (and does not link where 1Password's `op` is).
 class Octopipeline < Formula
-  desc "Pinned, verified Skaffold + Buildpacks toolchain and the pipeline commands that use it"
+  desc "Pinned, verified Skaffold and Buildpacks toolchain with pipeline commands"
   homepage "https://github.com/octopilot/octopipeline"
-  version "@VERSION@"
   license "Apache-2.0"
 
   on_macos do
@@ -36,32 +39,28 @@ class Octopipeline < Formula
   end
 
   def install
-    # 1Password's CLI is also called `op`; `octopipeline` is the same program under a name
-    # nothing else uses.
-    bin.install "op", "octopipeline"
-    %w[op octopipeline].each do |name|
-      generate_completions_from_executable(bin/name, "completions", base_name: name)
-      # A page per command: op.1, op-build.1, op-toolchain-install.1, ...
-      system bin/name, "man", "--dir", buildpath/"man"
-    end
-    man1.install Dir[buildpath/"man/*.1"]
+    bin.install "op" => "octopipeline"
+    bash_completion.install "completions/octopipeline.bash" => "octopipeline"
+    zsh_completion.install "completions/_octopipeline"
+    fish_completion.install "completions/octopipeline.fish"
+    man1.install Dir["man/octopipeline*.1"]
     doc.install "README.md", "DEPENDENCIES.md"
   end
 
   def caveats
     <<~EOS
-      1Password's CLI is also called `op`. If both are installed, `octopipeline` always runs
-      this program, with the same commands and flags.
+      This formula names the program `octopipeline`. To also run it as `op`:
+        brew install octopilot/tap/octopipeline-op
+      (not where 1Password's CLI, also `op`, is installed).
     EOS
   end
 
   test do
-    assert_match "op #{version}", shell_output("#{bin}/op --version")
     assert_match "octopipeline #{version}", shell_output("#{bin}/octopipeline --version")
-    # Lists the pins built into op without downloading anything.
+    # Lists the pins built into the program without downloading anything.
     ENV["OP_CACHE_DIR"] = (testpath/"cache").to_s
     ENV["OP_OFFLINE"] = "1"
-    output = shell_output("#{bin}/op toolchain list")
+    output = shell_output("#{bin}/octopipeline toolchain list")
     %w[skaffold pack flux kubectl crane].each { |tool| assert_match tool, output }
   end
 end

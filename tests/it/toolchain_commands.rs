@@ -329,6 +329,11 @@ fn version_and_help_name_the_binary_they_were_invoked_as() {
     env.octopipeline(&["--help"])
         .success()
         .stdout_has("Usage: octopipeline");
+    // A usage error names the invoked name too, so the suggested command runs this program.
+    env.octopipeline(&["--no-such-flag"])
+        .code(2)
+        .stderr_has("Usage: octopipeline")
+        .stderr_lacks("Usage: op ");
 }
 
 #[test]

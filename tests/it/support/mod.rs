@@ -144,7 +144,8 @@ pub fn walk(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// A temp root holding `home/`, `cache/` and `work/` (a repository root: it has `.git`, so no
-/// `toolchain.lock` above it is ever discovered), and the environment `op` runs with.
+/// `toolchain.lock` above it is ever discovered), `names/` (op's second name, a link), and the
+/// environment `op` runs with.
 pub struct TestEnv {
     root: tempfile::TempDir,
     /// `None`: removed from the environment (also one of the harness defaults).
@@ -276,9 +277,16 @@ impl TestEnv {
         self.run(assert_cmd::cargo::cargo_bin!("op"), args, Some(input))
     }
 
-    /// Runs the `octopipeline` binary.
+    /// Runs `op` as the packages install its second name: through a symbolic link called
+    /// `octopipeline` (there is no second binary).
     pub fn octopipeline(&self, args: &[&str]) -> Run {
-        self.run(assert_cmd::cargo::cargo_bin!("octopipeline"), args, None)
+        let link = self.root().join("names").join("octopipeline");
+        if !link.exists() {
+            std::fs::create_dir_all(link.parent().expect("a parent")).expect("create names/");
+            std::os::unix::fs::symlink(assert_cmd::cargo::cargo_bin!("op"), &link)
+                .expect("link octopipeline to op");
+        }
+        self.run(&link, args, None)
     }
 
     fn run(&self, binary: &Path, args: &[&str], input: Option<&str>) -> Run {
