@@ -205,7 +205,8 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn the_warm_path_reads_only_command_lines_clap_reads_the_same_way() {
-        let cases: [(&str, Option<(Option<&str>, &str, &[&str])>); 10] = [
+        type Parsed<'a> = Option<(Option<&'a str>, &'a str, &'a [&'a str])>;
+        let cases: [(&str, Parsed); 10] = [
             ("op toolchain exec kubectl", Some((None, "kubectl", &[]))),
             (
                 "op toolchain exec kubectl -- version --client",

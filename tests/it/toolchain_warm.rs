@@ -6,14 +6,17 @@ use std::fs;
 
 use crate::pipeline_bed::{FLUX, KUBECTL, Pipeline};
 use crate::support::archive::marker;
-use crate::support::{Kind, Lock, Pin, TestEnv, dir_names, host_platform, sha256_hex};
+use crate::support::{Kind, Lock, Pin, TestEnv, dir_names, host_platform};
 use crate::toolchain_install::three_tools;
 
 /// The index file of lock `text` (see `src/toolchain/cache/index.rs`).
 fn index_name(text: &str) -> String {
-    let mut keyed = format!("{}\0", env!("CARGO_PKG_VERSION")).into_bytes();
-    keyed.extend_from_slice(text.as_bytes());
-    sha256_hex(&keyed)
+    use std::hash::Hasher;
+    let mut hasher = std::hash::DefaultHasher::new();
+    hasher.write(env!("CARGO_PKG_VERSION").as_bytes());
+    hasher.write_u8(0);
+    hasher.write(text.as_bytes());
+    format!("{:016x}", hasher.finish())
 }
 
 #[test]
@@ -155,4 +158,24 @@ fn a_pipeline_command_reinstalls_a_pinned_tool_that_vanished_after_its_check() {
         .count();
     assert_eq!(polls, 2);
     assert!(pipeline.env.cache().join("index").is_dir());
+}
+
+#[test]
+fn exec_of_one_tool_ignores_another_tools_broken_entry() {
+    let lock = three_tools();
+    let (env, _server) = TestEnv::served(&lock);
+    env.op(&["toolchain", "install"]).success();
+    // fixture-zip's entry is now a link to somewhere else: not op's, and refused when used.
+    let zip = env.tool_dir(lock.pin("fixture-zip"), host_platform());
+    let elsewhere = env.root().join("elsewhere");
+    fs::rename(&zip, &elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &zip).unwrap();
+    for _ in 0..2 {
+        env.op(&["toolchain", "exec", "fixture-raw"])
+            .success()
+            .stdout_has(&marker("fixture-raw"));
+    }
+    env.op(&["toolchain", "exec", "fixture-zip"])
+        .code(2)
+        .stderr_has(&zip.display().to_string());
 }

@@ -2,20 +2,20 @@
 //! pipeline commands parse only the tables of the tools they run, whatever the lock's size.
 //!
 //! ```text
-//! <root>/index/<64 hex>    lines `<tool> <start> <end>`: byte offsets of `[tools.<tool>]`
+//! <root>/index/<16 hex>    lines `<tool> <start> <end>`: byte offsets of `[tools.<tool>]`
 //! ```
 //!
-//! The name is the SHA-256 of op's version and the lock's bytes: any edit to the lock (or a
-//! new op) looks up another file. An index is written only after the whole lock parsed and
+//! The name is a 64-bit SipHash of op's version and the lock's bytes: any edit to the lock (or
+//! a new op) looks up another file. It needs no resistance to crafted collisions: what an
+//! index says is checked against the lock's own text on every read. An index is written only after the whole lock parsed and
 //! validated, and only for locks where each tool's span, parsed alone, gives exactly the tool
 //! the whole file gives. It is a hint and nothing more: a reader re-parses the span of the
 //! lock's own text it points at and takes the tool only when that span is one complete
-//! `[tools.<tool>]` definition, so a planted or stale index can at worst send op down the
-//! full parse; what runs is still checked against its receipt for the lock's own pins.
+//! `[tools.<tool>]` definition, the only `[tools.<tool>]` header line of the file, so a
+//! planted, stale or colliding index can at worst send op down the full parse; what runs is still checked against its receipt for the lock's own pins.
 
-use std::io::Write;
-
-use sha2::{Digest, Sha256};
+use std::hash::Hasher;
+use std::io::{Read, Write};
 
 use super::store::{Dir, mode};
 use crate::toolchain::lock::{self, Lock, Origin, Tool};
@@ -26,17 +26,19 @@ const INDEX_CAP: u64 = 4 * 1024 * 1024;
 
 /// The index file name for lock `text`.
 pub fn name(text: &str) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(env!("CARGO_PKG_VERSION").as_bytes());
-    hasher.update([0]);
-    hasher.update(text.as_bytes());
-    hex::encode(hasher.finalize())
+    // SipHash-1-3 with fixed keys: the same name in every process (and cheap even where the
+    // CPU's SHA instructions are not available, as under valgrind).
+    let mut hasher = std::hash::DefaultHasher::new();
+    hasher.write(env!("CARGO_PKG_VERSION").as_bytes());
+    hasher.write_u8(0);
+    hasher.write(text.as_bytes());
+    format!("{:016x}", hasher.finish())
 }
 
 /// Whether `name` is one op writes under `index/` (an index, or one on its way in).
 pub fn is_own(name: &str) -> bool {
     let hash = name.split('.').next().unwrap_or(name);
-    hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit())
+    hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// An index read from the cache: unverified lines until [`Index::tool`] checks one.
@@ -48,10 +50,10 @@ impl Index {
     /// The index of lock `text` under `root`, when there is one (any problem reads as none).
     pub fn open(root: &Dir, text: &str) -> Option<Index> {
         let dir = root.open_dir(INDEX).ok()??;
-        let bytes = dir.read_file(&name(text), INDEX_CAP).ok()??;
-        Some(Index {
-            body: String::from_utf8(bytes).ok()?,
-        })
+        let file = dir.open_file(&name(text)).ok()??;
+        let mut body = String::with_capacity(4096);
+        file.take(INDEX_CAP).read_to_string(&mut body).ok()?;
+        Some(Index { body })
     }
 
     /// Tool `name` of lock `text`, parsed from the span this index names; `None` when the
@@ -67,6 +69,22 @@ impl Index {
         let fragment = text.get(start..end)?;
         // A span starts a line: a header planted mid-line (inside a string) is not one.
         if start > 0 && !text[..start].ends_with('\n') {
+            return None;
+        }
+        // And it holds the file's one `[tools.NAME]` header line: a look-alike inside a
+        // multi-line string elsewhere makes the index useless for that tool.
+        let header = format!("[tools.{name}]");
+        let headers = text
+            .match_indices(&header)
+            .filter(|(at, _)| {
+                let line_start = text[..*at].rfind('\n').map_or(0, |newline| newline + 1);
+                let line_end = text[*at..]
+                    .find('\n')
+                    .map_or(text.len(), |newline| at + newline);
+                text[line_start..line_end].trim() == header
+            })
+            .count();
+        if headers != 1 {
             return None;
         }
         lock::tool_from_fragment(fragment, name, origin)
@@ -155,6 +173,24 @@ mod tests {
             let index = Index { body: body.clone() };
             assert!(index.tool(TEXT, "a", &origin).is_none(), "{body}");
         }
+    }
+
+    #[test]
+    fn a_look_alike_table_in_a_string_makes_the_index_useless_for_that_tool() {
+        // The only strings that may hold newlines are the URLs; a second `[tools.a]` line there
+        // stops the index from choosing between the two.
+        let text = TEXT.replace(
+            "url = \"https://e/b\"",
+            "url = \"\"\"https://e/b\n[tools.a]\nversion = \"9\"\n\"\"\"",
+        );
+        let lock = Lock::parse(&text, Origin::Embedded).unwrap();
+        let a = &lock.tools[0];
+        let (start, end) = lock::tool_span(&text, "a").unwrap();
+        let index = Index {
+            body: format!("a {start} {end}\n"),
+        };
+        assert_eq!(a.version, "1");
+        assert!(index.tool(&text, "a", &lock.origin).is_none());
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! <root>/tools/<key>/receipt.json     written before the entry goes live
 //! <root>/staging/<key>.<pid>.<nonce>/ work in progress and entries on their way out
 //! <root>/locks/<key>.lock             per-artifact lock + holder pid
-//! <root>/index/<64 hex>               where each tool sits in a lock's text (see [`index`])
+//! <root>/index/<16 hex>               where each tool sits in a lock's text (see [`index`])
 //! ```
 //!
 //! `<key>` is `<tool>-<version>-<platform>-<12 hex>`, the hex taken from a digest of the
