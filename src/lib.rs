@@ -28,6 +28,9 @@ use crate::toolchain::Toolchain;
 /// The whole program; both binaries call this.
 pub fn main() -> ExitCode {
     let args = cli::protect_exec_args(std::env::args_os().collect());
+    // `op toolchain exec` of an installed tool: becomes the tool here, or returns.
+    #[cfg(unix)]
+    toolchain::exec::warm(&args);
     let name = program::from_argv0(args.first().map(OsString::as_os_str));
     program::set(name);
     let command = cli::named_command(name).color(output::clap_color(&args));
@@ -72,7 +75,12 @@ fn run(cli: Cli, name: &'static str, output: &Output) -> Result<()> {
         .map_err(|_| anyhow::anyhow!("cannot install the TLS crypto provider"))?;
     match cli.command {
         Command::Toolchain(command) => {
-            let toolchain = Toolchain::load(cli.lock.as_deref(), output.clone())?;
+            // `exec` reads only the tables of the tools it runs when the cache indexes the lock.
+            let toolchain = if matches!(command, crate::cli::ToolchainCommand::Exec(_)) {
+                Toolchain::load_lazily(cli.lock.as_deref(), output.clone())?
+            } else {
+                Toolchain::load(cli.lock.as_deref(), output.clone())?
+            };
             commands::toolchain::run(&toolchain, command)
         }
         Command::Build(_)
@@ -82,7 +90,7 @@ fn run(cli: Cli, name: &'static str, output: &Output) -> Result<()> {
         | Command::WatchDeployment(_)
         | Command::Run(_)
         | Command::StartRegistry(_) => {
-            let toolchain = Toolchain::load(cli.lock.as_deref(), output.clone())?;
+            let toolchain = Toolchain::load_lazily(cli.lock.as_deref(), output.clone())?;
             pipeline::run(&toolchain, cli.config.as_deref(), cli.command)
         }
         Command::Completions { shell } => {

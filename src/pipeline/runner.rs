@@ -77,9 +77,32 @@ impl<'a> Runner<'a> {
             }
         } else {
             self.toolchain.ensure(&new)?;
+            self.toolchain.write_index();
         }
         self.entries().extend(new);
         Ok(exe)
+    }
+
+    /// Spawns `command` (which runs `program`), putting a pinned tool's entry back when it
+    /// vanished after [`Runner::pinned`] checked it: the rule `op toolchain exec` follows.
+    fn spawn(&self, program: &Path, command: &mut Command) -> Result<child::Child> {
+        exec::relaunch(
+            program,
+            || {
+                let gone: Vec<Entry> = self
+                    .entries()
+                    .iter()
+                    .filter(|entry| entry.exe() == program)
+                    .cloned()
+                    .collect();
+                if gone.is_empty() {
+                    return Ok(false);
+                }
+                self.toolchain.ensure(&gone)?;
+                Ok(true)
+            },
+            || child::spawn(command).map_err(|error| launch_error(program, error)),
+        )
     }
 
     /// Where a real run would download `entry` from (the mirror's copy when one is set).
@@ -156,8 +179,8 @@ impl<'a> Runner<'a> {
             .group(&describe(program, args, None, &[]));
         let mut command = self.command(program, args, cwd, env)?;
         let started = std::time::Instant::now();
-        let outcome = child::spawn(&mut command)
-            .map_err(|error| launch_error(program, error))?
+        let outcome = self
+            .spawn(program, &mut command)?
             .wait()
             .with_context(|| format!("waiting for {} failed", program.display()))?;
         self.toolchain.output.trace(&format!(
@@ -176,8 +199,9 @@ impl<'a> Runner<'a> {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
-        let (outcome, stdout, _) = child::spawn(&mut command)
-            .and_then(child::Child::wait_with_output)
+        let (outcome, stdout, _) = self
+            .spawn(program, &mut command)?
+            .wait_with_output()
             .with_context(|| format!("cannot run {}", program.display()))?;
         check(outcome, program, args)
             .with_context(|| format!("{} failed", describe(program, args, cwd, &[])))?;
@@ -197,8 +221,8 @@ impl<'a> Runner<'a> {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let (outcome, stdout, stderr) = child::spawn(&mut command)
-            .map_err(|error| launch_error(program, error))?
+        let (outcome, stdout, stderr) = self
+            .spawn(program, &mut command)?
             .wait_with_output()
             .with_context(|| format!("waiting for {} failed", program.display()))?;
         let stdout = String::from_utf8_lossy(&stdout).into_owned();
@@ -227,7 +251,7 @@ impl<'a> Runner<'a> {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let mut child = child::spawn(&mut command).map_err(|error| launch_error(program, error))?;
+        let mut child = self.spawn(program, &mut command)?;
         // Written in full before the output is read: the inputs are small (a certificate).
         let written = child.stdin().map(|mut stdin| {
             use std::io::Write;

@@ -94,6 +94,12 @@ impl Lock {
     /// `toolchain.lock` in the current directory or a parent up to the repository root, else the
     /// built-in one.
     pub fn load(explicit: Option<&Path>) -> Result<Lock> {
+        let (text, origin) = Lock::read(explicit)?;
+        Lock::parse(&text, origin)
+    }
+
+    /// The active lock's text and where it came from (see [`Lock::load`]), not parsed.
+    pub fn read(explicit: Option<&Path>) -> Result<(std::borrow::Cow<'static, str>, Origin)> {
         let chosen = explicit
             .map(Path::to_path_buf)
             .or_else(|| settings::var(settings::TOOLCHAIN_LOCK).map(PathBuf::from));
@@ -104,7 +110,7 @@ impl Lock {
             })?),
         };
         match path {
-            None => Lock::parse(EMBEDDED, Origin::Embedded),
+            None => Ok((EMBEDDED.into(), Origin::Embedded)),
             Some(path) => {
                 let text = bounded::read_capped_to_string(&path, "lock file", bounded::LOCK_CAP)
                     .map_err(|mut error| {
@@ -114,7 +120,7 @@ impl Lock {
                         error
                     })?;
                 let path = std::path::absolute(&path).unwrap_or(path);
-                Lock::parse(&text, Origin::File(path))
+                Ok((text.into(), Origin::File(path)))
             }
         }
     }
@@ -275,6 +281,53 @@ impl Tool {
             .into()
         })
     }
+}
+
+/// Where `[tools.NAME]` and its subtables are written in `text`, as one run of lines: from the
+/// `[tools.NAME]` header to the next header that is not one of its subtables. Only a
+/// candidate: [`tool_from_fragment`] of the span must give the tool the whole file gives.
+pub fn tool_span(text: &str, name: &str) -> Option<(usize, usize)> {
+    let header = format!("[tools.{name}]");
+    let inner = format!("[tools.{name}.");
+    let mut start = None;
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim();
+        if trimmed.starts_with('[') {
+            match start {
+                None if trimmed == header => start = Some(offset),
+                Some(begin) if !trimmed.starts_with(&inner) => return Some((begin, offset)),
+                _ => {}
+            }
+        }
+        offset += line.len();
+    }
+    start.map(|begin| (begin, text.len()))
+}
+
+/// The tool `name` from a fragment of lock text that defines exactly `[tools.NAME]` (and its
+/// subtables), validated as [`Lock::parse`] validates it; `None` when the fragment is anything
+/// else. Evidence files are placed relative to `origin` as in a full parse.
+pub fn tool_from_fragment(fragment: &str, name: &str, origin: &Origin) -> Option<Tool> {
+    if !valid_name(name) || !fragment.starts_with(&format!("[tools.{name}]")) {
+        return None;
+    }
+    let table: toml::Table = fragment.parse().ok()?;
+    let [(key, Value::Table(tools))] = table.iter().collect::<Vec<_>>()[..] else {
+        return None;
+    };
+    let [(tool_name, Value::Table(tool))] = tools.iter().collect::<Vec<_>>()[..] else {
+        return None;
+    };
+    if key != "tools" || tool_name != name {
+        return None;
+    }
+    let mut tools = [parse_tool(name, tool).ok()?];
+    if let Origin::File(path) = origin {
+        evidence::locate(&mut tools, path.parent());
+    }
+    let [tool] = tools;
+    Some(tool)
 }
 
 fn valid_name(name: &str) -> bool {

@@ -52,3 +52,4 @@ mod toolchain_lock;
 mod toolchain_network;
 mod toolchain_proxy;
 mod toolchain_tls;
+mod toolchain_warm;

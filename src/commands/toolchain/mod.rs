@@ -1,6 +1,5 @@
 //! `op toolchain …`: install, list, which, exec, env, verify, outdated, prune.
 
-use std::ffi::OsString;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -42,7 +41,7 @@ pub fn run(toolchain: &Toolchain, command: ToolchainCommand) -> Result<()> {
             allow_downgrade,
             accept_missing_evidence,
         }) => refresh::update(
-            &toolchain.lock,
+            toolchain.lock()?,
             &outdated::resolve_specs(toolchain, &specs, all, &latest)?,
             &refresh::Accept {
                 reupload: accept_reupload,
@@ -53,7 +52,7 @@ pub fn run(toolchain: &Toolchain, command: ToolchainCommand) -> Result<()> {
             &toolchain.output,
         ),
         ToolchainCommand::Lock(LockCommand::Check { upstream }) => audit::check(
-            &toolchain.lock,
+            toolchain.lock()?,
             upstream,
             &toolchain.settings,
             &toolchain.output,
@@ -80,7 +79,7 @@ fn install(toolchain: &Toolchain, args: InstallArgs) -> Result<()> {
         crate::output::count(entries.len(), "tool"),
         entries.len() - fresh,
         started.elapsed().as_secs_f64(),
-        toolchain.lock.origin
+        toolchain.lock()?.origin
     ));
     Ok(())
 }
@@ -99,16 +98,18 @@ struct ListRow<'a> {
 
 fn list(toolchain: &Toolchain, args: ListArgs) -> Result<()> {
     if args.markdown {
-        toolchain.output.data(&toolchain.lock.markdown());
+        toolchain.output.data(&toolchain.lock()?.markdown());
         return Ok(());
     }
     let platform = toolchain.platform(args.platform.as_deref())?;
     let mut rows = Vec::new();
-    for tool in &toolchain.lock.tools {
+    for tool in &toolchain.lock()?.tools {
         let Some(artifact) = tool.platforms.get(&platform) else {
             toolchain.output.warn(&format!(
                 "{} {} has no entry for {platform} in {}",
-                tool.name, tool.version, toolchain.lock.origin
+                tool.name,
+                tool.version,
+                toolchain.lock()?.origin
             ));
             continue;
         };
@@ -162,7 +163,7 @@ fn list(toolchain: &Toolchain, args: ListArgs) -> Result<()> {
 
 fn mirror(toolchain: &Toolchain, args: MirrorArgs) -> Result<()> {
     if let Some(MirrorCommand::Verify { dir }) = args.command {
-        return mirror::verify(&toolchain.lock, &toolchain.cache, &dir, &toolchain.output);
+        return mirror::verify(toolchain.lock()?, &toolchain.cache, &dir, &toolchain.output);
     }
     let dir = args.dir.expect("clap requires DIR without a subcommand");
     let platforms = if args.all_platforms {
@@ -176,7 +177,7 @@ fn mirror(toolchain: &Toolchain, args: MirrorArgs) -> Result<()> {
             .collect::<Result<_>>()?
     };
     mirror::export(
-        &toolchain.lock,
+        toolchain.lock()?,
         &toolchain.cache,
         &dir,
         &platforms,
@@ -205,32 +206,27 @@ fn which(toolchain: &Toolchain, tool: &str) -> Result<()> {
 }
 
 fn exec(toolchain: &Toolchain, args: ExecArgs) -> Result<()> {
-    // Validate the name before installing anything.
-    toolchain.lock.tool(&args.tool)?;
-    let arguments: Vec<OsString> = args.args;
-    // An entry swapped out between the check and the exec (another op's `prune`, or an
-    // install on a filesystem without atomic swaps) is installed again and run.
-    let mut attempts = 0;
-    loop {
-        // Only the tool and the pinned tools it starts: the rest of the lock may be missing
-        // from the mirror, or the cache read-only with just this tool in it.
-        let entries = toolchain.ensure_for(&args.tool)?;
-        let entry = &entries[0];
-        let path = exec::path_with(&Toolchain::bin_dirs(&entries))?;
-        toolchain.output.trace(&format!(
-            "running {} {}",
-            entry.exe().display(),
-            arguments
-                .iter()
-                .map(|argument| argument.to_string_lossy())
-                .collect::<Vec<_>>()
-                .join(" ")
-        ));
-        match exec::replace_process(&entry.exe(), &arguments, &path) {
-            Err(_) if attempts < 2 && entry.exe().symlink_metadata().is_err() => attempts += 1,
-            result => return result,
-        }
-    }
+    // Only the tool and the pinned tools it starts: the rest of the lock may be missing from
+    // the mirror, or the cache read-only with just this tool in it.
+    let entries = toolchain.ensure_for(&args.tool)?;
+    // The next exec of this lock takes the warm path (`exec::warm`).
+    toolchain.write_index();
+    let path = exec::path_with(&Toolchain::bin_dirs(&entries))?;
+    let exe = entries[0].exe();
+    toolchain.output.trace(&format!(
+        "running {} {}",
+        exe.display(),
+        args.args
+            .iter()
+            .map(|argument| argument.to_string_lossy())
+            .collect::<Vec<_>>()
+            .join(" ")
+    ));
+    exec::relaunch(
+        &exe,
+        || toolchain.ensure(&entries).map(|_| true),
+        || exec::replace_process(&exe, &args.args, &path),
+    )
 }
 
 fn env(toolchain: &Toolchain, args: EnvArgs) -> Result<()> {

@@ -104,7 +104,7 @@ fn tools_to_check<'a>(toolchain: &'a Toolchain, names: &[String]) -> Result<Vec<
     };
     if names.is_empty() {
         let mut tools = Vec::new();
-        for tool in &toolchain.lock.tools {
+        for tool in &toolchain.lock()?.tools {
             if listed(tool) {
                 tools.push(tool);
             } else {
@@ -119,11 +119,11 @@ fn tools_to_check<'a>(toolchain: &'a Toolchain, names: &[String]) -> Result<Vec<
     names
         .iter()
         .map(|name| {
-            let tool = toolchain.lock.tool(name)?;
+            let tool = toolchain.lock()?.tool(name)?;
             if !listed(tool) {
                 return Err(OpError::config(format!(
                     "{}: tool `{name}` has no `releases` in its template, so its upstream releases are unknown",
-                    toolchain.lock.origin
+                    toolchain.lock()?.origin
                 ))
                 .with_hint("add e.g. releases = \"github:OWNER/REPO\" to its [tools.NAME.template]; README.md, \"Keeping pins current\"")
                 .into());

@@ -14,7 +14,7 @@ use crate::error::OpError;
 use crate::toolchain::Toolchain;
 use crate::toolchain::cache::store::{Dir, Kind, mode};
 use crate::toolchain::cache::{
-    RECEIPT, RECEIPT_CAP, Receipt, STAGING, TOOLS, is_key, receipt_key, staging_name,
+    STAGING, TOOLS, index, is_key, read_receipt, receipt_key, staging_name,
 };
 use crate::toolchain::install;
 
@@ -22,7 +22,7 @@ pub fn run(toolchain: &Toolchain, dry_run: bool, unused_for: &str) -> Result<()>
     let keep_used_within = parse_age(unused_for)?;
     let cache = &toolchain.cache;
     let keep: BTreeSet<String> = toolchain
-        .lock
+        .lock()?
         .tools
         .iter()
         .flat_map(|tool| {
@@ -81,6 +81,9 @@ pub fn run(toolchain: &Toolchain, dry_run: bool, unused_for: &str) -> Result<()>
     }
     if !dry_run {
         install::sweep_staging(cache);
+        if let Some(root) = &root {
+            prune_indexes(root, &index::name(&toolchain.lock_text));
+        }
     }
     let mut summary = format!(
         "{} {}, {} ({})",
@@ -120,9 +123,21 @@ fn own_entry(tools: &Dir, name: &str, kind: Kind) -> Option<Dir> {
         return None;
     }
     let entry = tools.open_dir(name).ok()??;
-    let bytes = entry.read_file(RECEIPT, RECEIPT_CAP).ok()??;
-    let receipt: Receipt = serde_json::from_slice(&bytes).ok()?;
+    let receipt = read_receipt(&entry).ok()?.ok()?;
     (receipt_key(&receipt) == name).then_some(entry)
+}
+
+/// Removes the lock indexes of other locks (and any a killed op left half-written): each is
+/// only a shortcut, written again by the next `exec` of a lock that still exists.
+fn prune_indexes(root: &Dir, keep: &str) {
+    let Ok(Some(dir)) = root.open_dir(index::INDEX) else {
+        return;
+    };
+    for (name, kind) in dir.names().unwrap_or_default() {
+        if kind == Kind::File && index::is_own(&name) && name != keep {
+            let _ = dir.remove_tree(&name);
+        }
+    }
 }
 
 /// `0`, or a whole number with a unit: `90s`, `90m`, `12h`, `30d`.

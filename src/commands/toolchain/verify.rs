@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use crate::error::{Code, OpError};
 use crate::toolchain::Toolchain;
 use crate::toolchain::cache::store::Dir;
-use crate::toolchain::cache::{ARTIFACT, Entry, RECEIPT, RECEIPT_CAP, Receipt, TOOLS};
+use crate::toolchain::cache::{ARTIFACT, Entry, TOOLS, read_receipt};
 use crate::toolchain::evidence;
 use crate::toolchain::lock::ArchiveKind;
 use crate::toolchain::unpack;
@@ -23,7 +23,7 @@ pub fn run(toolchain: &Toolchain) -> Result<()> {
     let mut bad = Vec::new();
     let mut evidence_failed = false;
     let mut checked = 0;
-    for tool in &toolchain.lock.tools {
+    for tool in &toolchain.lock()?.tools {
         for (platform, artifact) in &tool.platforms {
             let entry = toolchain.cache.entry(tool, platform, artifact);
             let dir = match tools.as_ref().map(|tools| tools.open_dir(&entry.key)) {
@@ -76,19 +76,14 @@ pub fn run(toolchain: &Toolchain) -> Result<()> {
         "{} {} {}",
         crate::output::count(checked, "installed tool"),
         if checked == 1 { "matches" } else { "match" },
-        toolchain.lock.origin
+        toolchain.lock()?.origin
     ));
     Ok(())
 }
 
 fn check(entry: &Entry, dir: &Dir) -> Result<(), String> {
     let text = |error: anyhow::Error| format!("{error:#}");
-    let receipt = dir
-        .read_file(RECEIPT, RECEIPT_CAP)
-        .map_err(text)?
-        .ok_or("no install receipt; the install did not finish")?;
-    let receipt: Receipt = serde_json::from_slice(&receipt)
-        .map_err(|error| format!("unreadable install receipt: {error}"))?;
+    let receipt = read_receipt(dir).map_err(text)??;
     entry.matches(&receipt)?;
 
     let bin = dir

@@ -8,16 +8,19 @@
 //! <root>/tools/<key>/receipt.json     written before the entry goes live
 //! <root>/staging/<key>.<pid>.<nonce>/ work in progress and entries on their way out
 //! <root>/locks/<key>.lock             per-artifact lock + holder pid
+//! <root>/index/<16 hex>               where each tool sits in a lock's text (see [`index`])
 //! ```
 //!
 //! `<key>` is `<tool>-<version>-<platform>-<12 hex>`, the hex taken from a digest of the
 //! artifact's SHA-256, its archive kind and its `bin`: two locks that unpack one artifact
 //! differently get two entries. An entry's modification time records its last use (`prune`).
 
+pub mod index;
 pub mod store;
 
 use std::io::{Read, Seek, Write};
 use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result};
@@ -43,6 +46,8 @@ const USE_MARK_EVERY: Duration = Duration::from_secs(60);
 #[derive(Clone, Debug)]
 pub struct Cache {
     pub root: PathBuf,
+    /// `tools/`, opened (and checked) once per process by the first look at an entry.
+    tools: Arc<OnceLock<Dir>>,
 }
 
 /// What was verified at install time; lets the fast path trust a file without re-hashing it.
@@ -145,12 +150,14 @@ impl Entry {
     /// op's own, its receipt is for this lock entry, and the executable has the recorded size.
     /// An error when something there is not op's to use (a link, another user's directory).
     pub fn state(&self, cache: &Cache) -> Result<State> {
-        let Some(root) = cache.open_root(false)? else {
+        let Some(tools) = cache.open_tools()? else {
             return Ok(State::Missing);
         };
-        let Some(tools) = root.open_dir(TOOLS)? else {
-            return Ok(State::Missing);
-        };
+        self.state_in(tools)
+    }
+
+    /// [`Entry::state`] in an open `tools/` directory.
+    pub fn state_in(&self, tools: &Dir) -> Result<State> {
         let Some(dir) = tools.open_dir(&self.key)? else {
             return Ok(State::Missing);
         };
@@ -167,12 +174,9 @@ impl Entry {
     }
 
     fn check_entry(&self, dir: &Dir) -> Result<State> {
-        let Some(bytes) = dir.read_file(RECEIPT, RECEIPT_CAP)? else {
-            return Ok(State::Stale("it has no receipt".into()));
-        };
-        let receipt: Receipt = match serde_json::from_slice(&bytes) {
+        let receipt = match read_receipt(dir)? {
             Ok(receipt) => receipt,
-            Err(error) => return Ok(State::Stale(format!("its receipt is unreadable: {error}"))),
+            Err(problem) => return Ok(State::Stale(problem)),
         };
         if let Err(problem) = self.matches(&receipt) {
             return Ok(State::Stale(problem));
@@ -200,6 +204,18 @@ impl Entry {
     pub fn is_installed(&self, cache: &Cache) -> bool {
         matches!(self.state(cache), Ok(State::Installed(_)))
     }
+}
+
+/// The receipt of the entry directory `dir`: `Err(problem)` inside when it has none or one op
+/// cannot read (the entry is stale); an error outside when something there is not op's to read.
+pub fn read_receipt(dir: &Dir) -> Result<Result<Receipt, String>> {
+    let Some(bytes) = dir.read_file(RECEIPT, RECEIPT_CAP)? else {
+        return Ok(Err(
+            "it has no install receipt; the install did not finish".into()
+        ));
+    };
+    Ok(serde_json::from_slice(&bytes)
+        .map_err(|error| format!("its install receipt is unreadable: {error}")))
 }
 
 /// The entry key: `<tool>-<version>-<platform>-<12 hex>` (see the module documentation).
@@ -309,7 +325,24 @@ impl Cache {
                         .with_hint("set OP_CACHE_DIR to a writable directory")
                 })?,
         };
-        Ok(Cache { root })
+        Ok(Cache {
+            root,
+            tools: Arc::default(),
+        })
+    }
+
+    /// `tools/`, checked; `None` while the cache or its `tools/` does not exist.
+    pub fn open_tools(&self) -> Result<Option<&Dir>> {
+        if let Some(tools) = self.tools.get() {
+            return Ok(Some(tools));
+        }
+        let Some(root) = self.open_root(false)? else {
+            return Ok(None);
+        };
+        let Some(tools) = root.open_dir(TOOLS)? else {
+            return Ok(None);
+        };
+        Ok(Some(self.tools.get_or_init(|| tools)))
     }
 
     /// The root, checked; `None` when it does not exist and `create` is not set.
