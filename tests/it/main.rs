@@ -11,6 +11,7 @@ mod cache_lifecycle;
 mod evidence;
 mod evidence_kinds;
 mod evidence_update;
+mod evidence_update_kinds;
 mod inputs_bounded;
 mod lock_lifecycle;
 mod lock_outdated;
