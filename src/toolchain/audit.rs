@@ -11,7 +11,8 @@ use crate::error::{Code, OpError};
 use crate::output::Output;
 use crate::settings::ToolchainSettings;
 use crate::toolchain::checksums::Upstream;
-use crate::toolchain::evidence::{self, Kind, gather::Gatherer};
+use crate::toolchain::evidence::gather::{Gatherer, release::Artifact};
+use crate::toolchain::evidence::{self, Kind};
 use crate::toolchain::fetch;
 use crate::toolchain::lock::Lock;
 use crate::toolchain::platform;
@@ -133,11 +134,16 @@ struct Findings {
 }
 
 impl Findings {
-    /// One platform's lines of this kind, if it has any.
+    /// One platform's lines of this kind, if it has any (a line several platforms share, such
+    /// as a release's evidence that cannot be read, is listed once).
     fn platform(&mut self, lines: Vec<String>) {
         if !lines.is_empty() {
             self.platforms += 1;
-            self.lines.extend(lines);
+            for line in lines {
+                if !self.lines.contains(&line) {
+                    self.lines.push(line);
+                }
+            }
         }
     }
 
@@ -189,6 +195,7 @@ fn check_upstream(lock: &Lock, settings: &ToolchainSettings, output: &Output) ->
             }
             let mut found = Found::default();
             let mut unproven = 0;
+            let mut release = upstream_release(tool, &mut gatherer).await?;
             for (key, artifact) in &tool.platforms {
                 let label = format!("{name} ({key})");
                 let sources = reader
@@ -227,25 +234,29 @@ fn check_upstream(lock: &Lock, settings: &ToolchainSettings, output: &Output) ->
                         if let Err(problem) = evidence::check_artifact(artifact)? {
                             failed.push(format!("{label}: stored proof: {}", problem.line()));
                         }
-                        let upstream_signed = record
-                            .policy
-                            .as_ref()
-                            .filter(|policy| policy.gatherable() && policy.signature.is_some());
-                        if let Some(policy) = upstream_signed {
-                            let at = (tool.name.as_str(), tool.version.as_str(), key.as_str());
-                            let result = gatherer
-                                .gather(at, policy, &artifact.url, &artifact.sha256)
-                                .await;
-                            if let Err(error) = result {
-                                match crate::error::exit_code(&error) {
-                                    code if code == Code::Download as i32 => {
-                                        unreachable.push(format!("{error:#}"));
-                                    }
-                                    code if code == Code::Integrity as i32 => {
-                                        failed.push(format!("{error:#}"));
-                                    }
-                                    _ => return Err(error),
+                        let upstream = match record.policy.as_ref() {
+                            Some(policy)
+                                if policy.kind == Kind::CosignKeylessBlob && policy.located() =>
+                            {
+                                let at = (tool.name.as_str(), tool.version.as_str(), key.as_str());
+                                Some(
+                                    gatherer
+                                        .gather(at, policy, &artifact.url, &artifact.sha256)
+                                        .await
+                                        .map(drop),
+                                )
+                            }
+                            _ => release.as_mut().and_then(|release| release.take(key)),
+                        };
+                        if let Some(Err(error)) = upstream {
+                            match crate::error::exit_code(&error) {
+                                code if code == Code::Download as i32 => {
+                                    unreachable.push(format!("{error:#}"));
                                 }
+                                code if code == Code::Integrity as i32 => {
+                                    failed.push(format!("{error:#}"));
+                                }
+                                _ => return Err(error),
                             }
                         }
                     }
@@ -282,6 +293,79 @@ fn check_upstream(lock: &Lock, settings: &ToolchainSettings, output: &Output) ->
         anyhow::Ok(())
     })?;
     verdict(&total, output)
+}
+
+/// What upstream serves now for a release's evidence (signed checksums, provenance), verified
+/// for every platform that records such evidence: fetched once per tool.
+enum Release {
+    /// Each platform's outcome.
+    Platforms(BTreeMap<String, Result<()>>),
+    /// The release's evidence could not be fetched or used: every platform's outcome.
+    Failed(anyhow::Error),
+}
+
+impl Release {
+    /// The upstream outcome for `platform`, if it was checked.
+    fn take(&mut self, platform: &str) -> Option<Result<()>> {
+        match self {
+            Release::Platforms(outcomes) => outcomes.remove(platform),
+            Release::Failed(error) => Some(Err(anyhow::Error::from(OpError::new(
+                code_of(error),
+                format!("{error:#}"),
+            )))),
+        }
+    }
+}
+
+/// The exit code an error chain carries.
+fn code_of(error: &anyhow::Error) -> Code {
+    error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<OpError>())
+        .map_or(Code::Failure, |error| error.code)
+}
+
+/// Re-gathers `tool`'s release evidence from upstream when its policy is of a per-release
+/// kind, says where upstream publishes it, and some platform records it; `None` otherwise.
+/// Offline and configuration errors stop the check.
+async fn upstream_release(
+    tool: &crate::toolchain::lock::Tool,
+    gatherer: &mut Gatherer<'_>,
+) -> Result<Option<Release>> {
+    let Some(policy) = tool.evidence.as_ref().filter(|policy| {
+        matches!(
+            policy.kind,
+            Kind::CosignSignedChecksums | Kind::SlsaProvenance
+        ) && policy.located()
+    }) else {
+        return Ok(None);
+    };
+    let artifacts: Vec<Artifact<'_>> = tool
+        .platforms
+        .iter()
+        .filter(|(_, artifact)| artifact.evidence.is_some())
+        .map(|(key, artifact)| Artifact {
+            platform: key,
+            url: &artifact.url,
+            sha256: &artifact.sha256,
+        })
+        .collect();
+    if artifacts.is_empty() {
+        return Ok(None);
+    }
+    let at = (tool.name.as_str(), tool.version.as_str());
+    match gatherer.gather_release(at, policy, &artifacts).await {
+        Ok(results) => Ok(Some(Release::Platforms(
+            results
+                .into_iter()
+                .map(|(platform, result)| (platform, result.map(drop)))
+                .collect(),
+        ))),
+        Err(error) => match code_of(&error) {
+            Code::Offline | Code::Config => Err(error),
+            _ => Ok(Some(Release::Failed(error))),
+        },
+    }
 }
 
 /// One tool's lines: each finding, then `tool: NAME VERSION: RESULT`.

@@ -329,10 +329,13 @@ pub fn update(
     }
     // Proofs that are not on disk yet, or differ from what is.
     let lock_dir = path.parent().unwrap_or(std::path::Path::new(""));
+    let mut seen = std::collections::BTreeSet::new();
     let proofs: Vec<(std::path::PathBuf, &[u8])> = bumps
         .iter()
         .flat_map(|bump| &bump.evidence)
-        .map(|found| (lock_dir.join(&found.proof), found.bundle.as_slice()))
+        .flat_map(Gathered::files)
+        .filter(|(path, _)| seen.insert(*path))
+        .map(|(path, bytes)| (lock_dir.join(path), bytes))
         .filter(|(proof, bundle)| {
             crate::bounded::read_capped_if_present(
                 proof,

@@ -16,6 +16,7 @@ mod cli_output;
 mod evidence;
 mod evidence_kinds;
 mod evidence_update;
+mod evidence_update_kinds;
 mod inputs_bounded;
 mod lock_lifecycle;
 mod lock_outdated;

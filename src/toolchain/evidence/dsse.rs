@@ -310,6 +310,8 @@ mod tests {
             tag: Some("v0.20.2".into()),
             signature: None,
             certificate: None,
+            checksums_file: None,
+            provenance: None,
             accepted_missing: None,
         }
     }

@@ -17,6 +17,8 @@ use crate::error::{Code, OpError};
 use crate::settings::ToolchainSettings;
 use crate::toolchain::{fetch, template};
 
+pub mod release;
+
 /// A detached signature is ~100 bytes, its certificate a few KiB; nothing larger is read.
 const MAX_DETACHED: u64 = 64 << 10;
 
@@ -24,6 +26,8 @@ const MAX_DETACHED: u64 = 64 << 10;
 #[derive(Clone, Debug)]
 pub struct Gathered {
     pub platform: String,
+    pub kind: Kind,
+    /// What was signed: the artifact's digest, or the checksums file's.
     pub subject: String,
     pub identity: Option<String>,
     pub log_index: u64,
@@ -31,11 +35,23 @@ pub struct Gathered {
     /// Where the bundle goes, relative to the lock ([`super::proof_path`]).
     pub proof: String,
     pub bundle: Vec<u8>,
+    /// `cosign-signed-checksums`: where the signed checksums file goes, and its bytes.
+    pub checksums: Option<(String, Vec<u8>)>,
 }
 
 impl Gathered {
     pub fn proof_sha256(&self) -> String {
         hex::encode(Sha256::digest(&self.bundle))
+    }
+
+    /// The files to store beside the lock, by path relative to it (several platforms of one
+    /// version share them).
+    pub fn files(&self) -> Vec<(&str, &[u8])> {
+        let mut files = vec![(self.proof.as_str(), self.bundle.as_slice())];
+        if let Some((path, bytes)) = &self.checksums {
+            files.push((path.as_str(), bytes.as_slice()));
+        }
+        files
     }
 }
 
@@ -79,6 +95,11 @@ impl<'a> Gatherer<'a> {
 
     /// A small upstream file, through `OP_TOOLCHAIN_MIRROR` as checksum files are read.
     async fn small(&mut self, url: &str, label: &str) -> Result<Vec<u8>> {
+        self.bounded(url, label, MAX_DETACHED).await
+    }
+
+    /// An upstream file of at most `max` bytes, through `OP_TOOLCHAIN_MIRROR`.
+    async fn bounded(&mut self, url: &str, label: &str, max: u64) -> Result<Vec<u8>> {
         let source = fetch::resolve(url, self.settings.mirror.as_deref())?;
         let client = match source {
             fetch::Source::Http(_) => {
@@ -86,7 +107,7 @@ impl<'a> Gatherer<'a> {
             }
             fetch::Source::File(_) => None,
         };
-        fetch::fetch_small(client.as_ref(), self.settings, &source, label, MAX_DETACHED).await
+        fetch::fetch_small(client.as_ref(), self.settings, &source, label, max).await
     }
 
     /// The evidence that the artifact at `url` with digest `sha256` (platform `platform` of
@@ -104,46 +125,43 @@ impl<'a> Gatherer<'a> {
             return Err(OpError::new(
                 Code::Integrity,
                 format!(
-                    "{label}: op cannot gather {:?} evidence yet",
+                    "{label}: {:?} evidence is gathered once per version, not per artifact",
                     policy.kind.as_str()
                 ),
             )
             .into());
         }
-        let (Some(signature), Some(certificate)) = (&policy.signature, &policy.certificate) else {
-            return Err(OpError::config(format!(
-                "{label}: the evidence policy names no `signature` and `certificate` URL patterns, so op cannot find the detached signature"
-            ))
-            .with_hint(format!(
-                "add them to [tools.{tool}.evidence], for example signature = \"{{url}}.sig\" and certificate = \"{{url}}.cert\""
-            ))
-            .into());
-        };
-        let render = |pattern: &str, field: &str| {
-            template::checksums_url(pattern, url, version).map_err(|error| {
-                anyhow::Error::from(OpError::config(format!(
-                    "{label}: evidence `{field}`: {error}"
-                )))
-            })
-        };
-        let (signature_url, certificate_url) = (
-            render(signature, "signature")?,
-            render(certificate, "certificate")?,
-        );
-        let unreadable = |url: &str, why: String| -> anyhow::Error {
-            OpError::new(
-                Code::Integrity,
-                format!("{label}: {}: {why}", fetch::redact(url)),
-            )
-            .into()
-        };
-        let signature_bytes = self.small(&signature_url, &label).await?;
-        let signature =
-            decode_signature(&signature_bytes).map_err(|why| unreadable(&signature_url, why))?;
-        let certificate_bytes = self.small(&certificate_url, &label).await?;
-        let certificate = decode_certificate(&certificate_bytes)
-            .map_err(|why| unreadable(&certificate_url, why))?;
+        let (signature_url, certificate_url) = detached_urls(policy, url, version, tool, &label)?;
+        let (bundle, root) = self
+            .detached_bundle(&label, &signature_url, &certificate_url, sha256)
+            .await?;
+        let (log_index, integrated_time) = check::verify_bundle(&bundle, sha256, policy, &root)
+            .map_err(|found| {
+                OpError::new(
+                    Code::Integrity,
+                    format!(
+                        "{label}: the supply-chain evidence does not hold: {found}\n  expected: signer {} issued by {}\n  signature: {}",
+                        policy.identity.as_deref().unwrap_or("(any)"),
+                        policy.issuer.as_deref().unwrap_or("(any)"),
+                        fetch::redact(&signature_url)
+                    ),
+                )
+            })?;
+        Ok(Gathered {
+            platform: platform.to_string(),
+            kind: Kind::CosignKeylessBlob,
+            subject: sha256.to_string(),
+            identity: policy.identity.clone(),
+            log_index,
+            integrated_time,
+            proof: super::proof_path(tool, version, platform),
+            bundle,
+            checksums: None,
+        })
+    }
 
+    /// The trusted root and the base URL of its transparency log that is still in use.
+    fn log(&mut self) -> Result<(Arc<TrustedRoot>, String)> {
         let root = self.root()?;
         let base = root
             .logs
@@ -156,22 +174,50 @@ impl<'a> Gatherer<'a> {
                     root.origin
                 ))
             })?;
-        let client = self.client(&label, "looking the signature up in the transparency log")?;
-        let uuids = rekor::search(&client, self.settings, &base, sha256, &label).await?;
+        Ok((root, base))
+    }
+
+    /// The bundle of a detached keyless signature over the blob with digest `sha256`: the `.sig`
+    /// and certificate at these URLs and the log entry that records both (looked up once).
+    /// Not verified yet; the trusted root to verify it with comes with it.
+    async fn detached_bundle(
+        &mut self,
+        label: &str,
+        signature_url: &str,
+        certificate_url: &str,
+        sha256: &str,
+    ) -> Result<(Vec<u8>, Arc<TrustedRoot>)> {
+        let unreadable = |url: &str, why: String| -> anyhow::Error {
+            OpError::new(
+                Code::Integrity,
+                format!("{label}: {}: {why}", fetch::redact(url)),
+            )
+            .into()
+        };
+        let signature_bytes = self.small(signature_url, label).await?;
+        let signature =
+            decode_signature(&signature_bytes).map_err(|why| unreadable(signature_url, why))?;
+        let certificate_bytes = self.small(certificate_url, label).await?;
+        let certificate = decode_certificate(&certificate_bytes)
+            .map_err(|why| unreadable(certificate_url, why))?;
+
+        let (root, base) = self.log()?;
+        let client = self.client(label, "looking the signature up in the transparency log")?;
+        let uuids = rekor::search(&client, self.settings, &base, sha256, label).await?;
         if uuids.is_empty() {
             return Err(OpError::new(
                 Code::Integrity,
                 format!(
                     "{label}: the transparency log {} holds no entry for sha256 {sha256}: the signature {} was never logged",
                     fetch::redact(&base),
-                    fetch::redact(&signature_url)
+                    fetch::redact(signature_url)
                 ),
             )
             .into());
         }
         let mut found = None;
         for uuid in &uuids {
-            let entry = rekor::entry(&client, self.settings, &base, uuid, &label).await?;
+            let entry = rekor::entry(&client, self.settings, &base, uuid, label).await?;
             let body = STANDARD.decode(entry.body.trim()).unwrap_or_default();
             if bundle::logged_signature(&body).is_ok_and(|logged| {
                 logged.signature == signature && logged.certificate == certificate
@@ -188,36 +234,45 @@ impl<'a> Gatherer<'a> {
                     fetch::redact(&base),
                     uuids.len(),
                     if uuids.len() == 1 { "y" } else { "ies" },
-                    fetch::redact(&signature_url),
-                    fetch::redact(&certificate_url)
+                    fetch::redact(signature_url),
+                    fetch::redact(certificate_url)
                 ),
             )
             .into());
         };
         let bundle = bundle_json(&certificate, &signature, sha256, &entry)
             .map_err(|why| unreadable(&base, why))?;
-        let (log_index, integrated_time) = check::verify_bundle(&bundle, sha256, policy, &root)
-            .map_err(|found| {
-                OpError::new(
-                    Code::Integrity,
-                    format!(
-                        "{label}: the supply-chain evidence does not hold: {found}\n  expected: signer {} issued by {}\n  signature: {}",
-                        policy.identity.as_deref().unwrap_or("(any)"),
-                        policy.issuer.as_deref().unwrap_or("(any)"),
-                        fetch::redact(&signature_url)
-                    ),
-                )
-            })?;
-        Ok(Gathered {
-            platform: platform.to_string(),
-            subject: sha256.to_string(),
-            identity: policy.identity.clone(),
-            log_index,
-            integrated_time,
-            proof: super::proof_path(tool, version, platform),
-            bundle,
-        })
+        Ok((bundle, root))
     }
+}
+
+/// The policy's `signature` and `certificate` patterns rendered with `url` (the signed file's).
+fn detached_urls(
+    policy: &Policy,
+    url: &str,
+    version: &str,
+    tool: &str,
+    label: &str,
+) -> Result<(String, String)> {
+    let (Some(signature), Some(certificate)) = (&policy.signature, &policy.certificate) else {
+        return Err(OpError::config(format!(
+            "{label}: the evidence policy names no `signature` and `certificate` URL patterns, so op cannot find the detached signature"
+        ))
+        .with_hint(format!(
+            "add them to [tools.{tool}.evidence], for example signature = \"{{url}}.sig\" and certificate = \"{{url}}.cert\""
+        ))
+        .into());
+    };
+    Ok((
+        render(signature, url, version, label, "signature")?,
+        render(certificate, url, version, label, "certificate")?,
+    ))
+}
+
+/// An evidence URL `pattern` (field `field`) rendered like a `checksums` pattern.
+fn render(pattern: &str, url: &str, version: &str, label: &str, field: &str) -> Result<String> {
+    template::checksums_url(pattern, url, version)
+        .map_err(|error| OpError::config(format!("{label}: evidence `{field}`: {error}")).into())
 }
 
 /// A detached signature: base64 of a DER ECDSA signature (cosign's format), or the DER itself.
@@ -264,6 +319,29 @@ fn bundle_json(
     sha256: &str,
     entry: &rekor::Entry,
 ) -> Result<Vec<u8>, String> {
+    let digest = hex::decode(sha256).map_err(|_| format!("{sha256:?} is not hex"))?;
+    pretty(&json!({
+        "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+        "verificationMaterial": {
+            "certificate": { "rawBytes": STANDARD.encode(certificate) },
+            "tlogEntries": [tlog_entry(entry)?],
+        },
+        "messageSignature": {
+            "messageDigest": { "algorithm": "SHA2_256", "digest": STANDARD.encode(digest) },
+            "signature": STANDARD.encode(signature),
+        },
+    }))
+}
+
+/// A bundle as pretty JSON with a final newline (diff-friendly).
+fn pretty(bundle: &serde_json::Value) -> Result<Vec<u8>, String> {
+    let mut text = serde_json::to_string_pretty(bundle).map_err(|error| error.to_string())?;
+    text.push('\n');
+    Ok(text.into_bytes())
+}
+
+/// A log entry as a bundle's `tlogEntries` item.
+fn tlog_entry(entry: &rekor::Entry) -> Result<serde_json::Value, String> {
     let log_id =
         hex::decode(&entry.log_id).map_err(|_| format!("log id {:?} is not hex", entry.log_id))?;
     let body: serde_json::Value = STANDARD
@@ -287,21 +365,7 @@ fn bundle_json(
     if let Some(proof) = entry.inclusion_proof.as_ref().and_then(inclusion_proof) {
         tlog_entry["inclusionProof"] = proof;
     }
-    let digest = hex::decode(sha256).map_err(|_| format!("{sha256:?} is not hex"))?;
-    let bundle = json!({
-        "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
-        "verificationMaterial": {
-            "certificate": { "rawBytes": STANDARD.encode(certificate) },
-            "tlogEntries": [tlog_entry],
-        },
-        "messageSignature": {
-            "messageDigest": { "algorithm": "SHA2_256", "digest": STANDARD.encode(digest) },
-            "signature": STANDARD.encode(signature),
-        },
-    });
-    let mut text = serde_json::to_string_pretty(&bundle).map_err(|error| error.to_string())?;
-    text.push('\n');
-    Ok(text.into_bytes())
+    Ok(tlog_entry)
 }
 
 /// Rekor's inclusion proof (hex hashes, numbers) in the bundle's form (base64, strings); `None`

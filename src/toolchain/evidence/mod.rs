@@ -85,10 +85,17 @@ pub struct Policy {
     pub source: Option<String>,
     /// The tag provenance must name (`slsa-provenance`: `v{version}` unless given).
     pub tag: Option<String>,
-    /// Where a keyless blob's detached signature and certificate are: URL patterns with
-    /// `{url}`, `{asset}` and `{version}` like `checksums` (`"{url}.sig"`, `"{url}.cert"`).
+    /// Where the detached signature and certificate are: URL patterns with `{url}`, `{asset}`
+    /// and `{version}` like `checksums` (`"{url}.sig"`, `"{url}.cert"`). `{url}` is the
+    /// artifact's URL (`cosign-keyless-blob`) or the checksums file's (`cosign-signed-checksums`).
     pub signature: Option<String>,
     pub certificate: Option<String>,
+    /// `cosign-signed-checksums`: where the signed checksums file is (a pattern like
+    /// `checksums`; every platform's renders the same URL, fetched once per version).
+    pub checksums_file: Option<String>,
+    /// `slsa-provenance`: where the provenance is (a pattern like `checksums`), a Sigstore bundle
+    /// or a bare DSSE envelope line (`multiple.intoto.jsonl`).
+    pub provenance: Option<String>,
     /// The version `lock update` was told to pin without evidence
     /// (`--accept-missing-evidence TOOL`): its platforms may lack an evidence record.
     pub accepted_missing: Option<String>,
@@ -97,7 +104,19 @@ pub struct Policy {
 impl Policy {
     /// Whether `lock update` knows how to gather this kind of evidence.
     pub fn gatherable(&self) -> bool {
-        matches!(self.kind, Kind::CosignKeylessBlob)
+        self.kind != Kind::DigestAgreement
+    }
+
+    /// Whether the policy says where upstream publishes the evidence (so that it can be fetched).
+    pub fn located(&self) -> bool {
+        match self.kind {
+            Kind::CosignKeylessBlob => self.signature.is_some(),
+            Kind::CosignSignedChecksums => {
+                self.checksums_file.is_some() && self.signature.is_some()
+            }
+            Kind::SlsaProvenance => self.provenance.is_some(),
+            Kind::DigestAgreement => false,
+        }
     }
 }
 
@@ -198,6 +217,8 @@ pub fn parse_policy(
             "tag",
             "signature",
             "certificate",
+            "checksums_file",
+            "provenance",
             "accepted_missing",
         ],
     )?;
@@ -220,6 +241,8 @@ pub fn parse_policy(
         // Expanded per artifact, with its URL, when the files are fetched.
         signature: pattern(table, "signature")?,
         certificate: pattern(table, "certificate")?,
+        checksums_file: pattern(table, "checksums_file")?,
+        provenance: pattern(table, "provenance")?,
         accepted_missing: pattern(table, "accepted_missing")?,
     };
     if policy.signature.is_some() != policy.certificate.is_some() {
@@ -227,11 +250,38 @@ pub fn parse_policy(
             "fields `signature` and `certificate`: name both (where the detached signature and its certificate are) or neither".into(),
         ));
     }
-    if kind != Kind::CosignKeylessBlob && policy.signature.is_some() {
+    let signs = matches!(kind, Kind::CosignKeylessBlob | Kind::CosignSignedChecksums);
+    if !signs && policy.signature.is_some() {
         return Err(in_field(format!(
             "fields `signature` and `certificate`: kind {:?} does not use them; remove them",
             kind.as_str()
         )));
+    }
+    for (field, set, wanted) in [
+        (
+            "checksums_file",
+            policy.checksums_file.is_some(),
+            Kind::CosignSignedChecksums,
+        ),
+        (
+            "provenance",
+            policy.provenance.is_some(),
+            Kind::SlsaProvenance,
+        ),
+    ] {
+        if set && kind != wanted {
+            return Err(in_field(format!(
+                "field `{field}`: kind {:?} does not use it; remove it",
+                kind.as_str()
+            )));
+        }
+    }
+    if kind == Kind::CosignSignedChecksums
+        && policy.checksums_file.is_some() != policy.signature.is_some()
+    {
+        return Err(in_field(
+            "fields `checksums_file`, `signature` and `certificate`: name all three (where the signed checksums file, its detached signature and its certificate are) or none".into(),
+        ));
     }
     if kind == Kind::SlsaProvenance && policy.tag.is_none() {
         policy.tag = Some(format!("v{version}"));

@@ -10,7 +10,8 @@ use super::Bump;
 use crate::error::{Code, OpError};
 use crate::output::Output;
 use crate::settings::ToolchainSettings;
-use crate::toolchain::evidence::gather::Gatherer;
+use crate::toolchain::evidence::gather::release::Artifact;
+use crate::toolchain::evidence::gather::{Gathered, Gatherer};
 use crate::toolchain::evidence::{self, Kind, Policy};
 use crate::toolchain::lock::Lock;
 
@@ -68,40 +69,48 @@ pub fn gather(
             match policy.kind {
                 // Every `checksums` source agreeing is that evidence, and plan() checked it.
                 Kind::DigestAgreement => continue,
-                _ if !policy.gatherable() => missing.push((
-                    Code::Integrity,
-                    format!(
-                        "{} {}: op cannot gather {:?} evidence yet, so none of its {} platform(s) would carry any",
-                        bump.name,
-                        bump.version,
-                        policy.kind.as_str(),
-                        bump.platforms.len()
-                    ),
-                )),
-                _ => {
+                Kind::CosignKeylessBlob => {
                     for plan in &bump.platforms {
                         let at = (bump.name.as_str(), bump.version.as_str(), plan.platform.as_str());
-                        match gatherer
+                        let result = gatherer
                             .gather(at, &policy, &plan.rendered.url, &plan.sha256)
-                            .await
-                        {
-                            Ok(found) => {
-                                output.info(&format!(
-                                    "{} {} ({}): signed by {}, log entry {} at {}",
-                                    bump.name,
-                                    bump.version,
-                                    plan.platform,
-                                    found.identity.as_deref().unwrap_or("(any)"),
-                                    found.log_index,
-                                    found.integrated_time
-                                ));
-                                bump.evidence.push(found);
+                            .await;
+                        take(
+                            result,
+                            (&bump.name, &bump.version),
+                            &mut bump.evidence,
+                            &mut missing,
+                            output,
+                        )?;
+                    }
+                }
+                Kind::CosignSignedChecksums | Kind::SlsaProvenance => {
+                    let artifacts: Vec<Artifact<'_>> = bump
+                        .platforms
+                        .iter()
+                        .map(|plan| Artifact {
+                            platform: &plan.platform,
+                            url: &plan.rendered.url,
+                            sha256: &plan.sha256,
+                        })
+                        .collect();
+                    let at = (bump.name.as_str(), bump.version.as_str());
+                    match gatherer.gather_release(at, &policy, &artifacts).await {
+                        Ok(results) => {
+                            for (_, result) in results {
+                                take(
+                            result,
+                            (&bump.name, &bump.version),
+                            &mut bump.evidence,
+                            &mut missing,
+                            output,
+                        )?;
                             }
-                            Err(error) => match code(&error) {
-                                Code::Offline | Code::Config => return Err(error),
-                                other => missing.push((other, format!("{error:#}"))),
-                            },
                         }
+                        Err(error) => match code(&error) {
+                            Code::Offline | Code::Config => return Err(error),
+                            other => missing.push((other, format!("{error:#}"))),
+                        },
                     }
                 }
             }
@@ -192,6 +201,37 @@ pub fn gather(
     .into())
 }
 
+/// Keeps one platform's verified evidence (and says so), or notes why it is missing; offline
+/// and configuration errors stop the update.
+fn take(
+    result: Result<Gathered>,
+    (name, version): (&str, &str),
+    evidence: &mut Vec<Gathered>,
+    missing: &mut Vec<(Code, String)>,
+    output: &Output,
+) -> Result<()> {
+    match result {
+        Ok(found) => {
+            output.info(&format!(
+                "{name} {version} ({}): signed by {}, log entry {} at {}",
+                found.platform,
+                found.identity.as_deref().unwrap_or("(any)"),
+                found.log_index,
+                found.integrated_time
+            ));
+            evidence.push(found);
+            Ok(())
+        }
+        Err(error) => match code(&error) {
+            Code::Offline | Code::Config => Err(error),
+            other => {
+                missing.push((other, format!("{error:#}")));
+                Ok(())
+            }
+        },
+    }
+}
+
 /// Sets the platform `evidence` tables and the tool's `accepted_missing` in the lock document.
 pub fn edit(tool: &mut toml_edit::Table, bump: &Bump) {
     if let Some(policy) = tool
@@ -224,7 +264,7 @@ pub fn edit(tool: &mut toml_edit::Table, bump: &Bump) {
             continue;
         };
         let mut table = toml_edit::Table::new();
-        table.insert("kind", toml_edit::value(Kind::CosignKeylessBlob.as_str()));
+        table.insert("kind", toml_edit::value(found.kind.as_str()));
         table.insert("subject", toml_edit::value(found.subject.as_str()));
         if let Some(identity) = &found.identity {
             table.insert("identity", toml_edit::value(identity.as_str()));
@@ -234,6 +274,9 @@ pub fn edit(tool: &mut toml_edit::Table, bump: &Bump) {
         table.insert("integrated_time", number(found.integrated_time));
         table.insert("proof", toml_edit::value(found.proof.as_str()));
         table.insert("proof_sha256", toml_edit::value(found.proof_sha256()));
+        if let Some((path, _)) = &found.checksums {
+            table.insert("checksums", toml_edit::value(path.as_str()));
+        }
         entry.insert("evidence", toml_edit::Item::Table(table));
     }
 }
@@ -249,10 +292,18 @@ pub fn stale_proofs(lock: &Lock, bumps: &[Bump], lock_dir: &Path) -> Vec<PathBuf
         let recorded = tool
             .platforms
             .values()
-            .filter_map(|artifact| artifact.evidence.as_ref()?.proof.as_ref());
+            .filter_map(|artifact| artifact.evidence.as_ref())
+            .flat_map(|record| [&record.proof, &record.checksums])
+            .flatten();
         for proof in recorded {
-            if !bump.evidence.iter().any(|found| found.proof == proof.path) {
-                stale.push(lock_dir.join(&proof.path));
+            let kept = bump
+                .evidence
+                .iter()
+                .flat_map(Gathered::files)
+                .any(|(path, _)| path == proof.path);
+            let path = lock_dir.join(&proof.path);
+            if !kept && !stale.contains(&path) {
+                stale.push(path);
             }
         }
     }
@@ -295,7 +346,6 @@ fn code(error: &anyhow::Error) -> Code {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::toolchain::evidence::gather::Gathered;
     use crate::toolchain::lock::ArchiveKind;
     use crate::toolchain::refresh::Planned;
     use crate::toolchain::template::Rendered;
@@ -355,6 +405,8 @@ proof_sha256 = "2222222222222222222222222222222222222222222222222222222222222222
     fn evidence_tables_follow_their_platform_and_accepted_missing_follows_the_outcome() {
         let found = Gathered {
             platform: "linux-amd64".into(),
+            kind: Kind::CosignKeylessBlob,
+            checksums: None,
             subject: "a".repeat(64),
             identity: Some("signer@example.com".into()),
             log_index: 7,

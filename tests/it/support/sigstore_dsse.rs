@@ -15,7 +15,7 @@ use ring::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair as _
 use serde_json::{Value, json};
 
 use super::sha256_hex;
-use super::sigstore::{INTEGRATED_AT, LEAF_LIFETIME};
+use super::sigstore::{Detached, INTEGRATED_AT, LEAF_LIFETIME};
 
 pub const GITHUB_ACTIONS: &str = "https://token.actions.githubusercontent.com";
 /// slsa-github-generator's generic SLSA3 workflow at a release, as the SAN of its leaves.
@@ -102,12 +102,17 @@ impl Instance {
         hex::decode(sha256_hex(&self.log_spki())).expect("hex")
     }
 
-    /// The trusted root JSON naming this instance's CA and log.
+    /// The trusted root JSON naming this instance's CA and log (at a dead address).
     pub fn trusted_root(&self) -> String {
+        self.trusted_root_with_log("http://127.0.0.1:9")
+    }
+
+    /// The trusted root JSON naming this instance's CA, and its log served at `log_url`.
+    pub fn trusted_root_with_log(&self, log_url: &str) -> String {
         serde_json::to_string_pretty(&json!({
             "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
             "tlogs": [{
-                "baseUrl": "http://127.0.0.1:9",
+                "baseUrl": log_url,
                 "hashAlgorithm": "SHA2_256",
                 "publicKey": {
                     "rawBytes": STANDARD.encode(self.log_spki()),
@@ -162,9 +167,8 @@ impl Instance {
         (leaf.der().to_vec(), leaf.pem(), signer)
     }
 
-    /// The `verificationMaterial` of a bundle: the leaf and a log entry of `body` whose entry
-    /// timestamp this instance's log signs.
-    fn material(&self, job: &Job, leaf: &[u8], kind: &str, version: &str, body: &Value) -> Value {
+    /// `body` logged for `job`: its base64, the log's id and the signed entry timestamp.
+    fn logged(&self, job: &Job, body: &Value) -> (String, Vec<u8>, Vec<u8>) {
         let body = STANDARD.encode(serde_json::to_vec(body).expect("entry body"));
         let log_id = self.log_id();
         let payload = format!(
@@ -176,7 +180,16 @@ impl Instance {
         let timestamp = self
             .log
             .sign(&SystemRandom::new(), payload.as_bytes())
-            .expect("log signature");
+            .expect("log signature")
+            .as_ref()
+            .to_vec();
+        (body, log_id, timestamp)
+    }
+
+    /// The `verificationMaterial` of a bundle: the leaf and a log entry of `body` whose entry
+    /// timestamp this instance's log signs.
+    fn material(&self, job: &Job, leaf: &[u8], kind: &str, version: &str, body: &Value) -> Value {
+        let (body, log_id, timestamp) = self.logged(job, body);
         json!({
             "certificate": { "rawBytes": STANDARD.encode(leaf) },
             "tlogEntries": [{
@@ -188,6 +201,45 @@ impl Instance {
                 "canonicalizedBody": body
             }]
         })
+    }
+
+    /// The log entry of `body` for `job` as a Rekor-like log serves it, and its UUID.
+    fn api_entry(&self, job: &Job, body: &Value) -> (String, Value) {
+        let (body, log_id, timestamp) = self.logged(job, body);
+        let uuid = sha256_hex(body.as_bytes());
+        let entry = json!({
+            "body": body,
+            "integratedTime": job.integrated_time,
+            "logID": hex::encode(&log_id),
+            "logIndex": job.log_index,
+            "verification": { "signedEntryTimestamp": STANDARD.encode(timestamp) }
+        });
+        (uuid, entry)
+    }
+
+    /// A keyless signature by `job` over `signed` (a checksums file) as goreleaser's `signs:`
+    /// leaves it beside the file (`.sig`: base64 DER; `.pem`: base64 of the PEM certificate),
+    /// and the log's entry recording it, found under `sha256(signed)`.
+    pub fn detached_checksums(
+        &self,
+        job: &Job,
+        signed: &[u8],
+        authority: Option<&Instance>,
+    ) -> Detached {
+        let (_, pem, signer) = self.leaf(job, authority);
+        let signature = signer
+            .sign(&SystemRandom::new(), signed)
+            .expect("sign")
+            .as_ref()
+            .to_vec();
+        let (uuid, entry) =
+            self.api_entry(job, &hashedrekord(&sha256_hex(signed), &signature, &pem));
+        Detached {
+            signature: format!("{}\n", STANDARD.encode(&signature)),
+            certificate: STANDARD.encode(&pem),
+            uuid,
+            entry,
+        }
     }
 
     /// A v0.3 bundle of a keyless signature by `job` over `signed` (usually a checksums file),
@@ -205,17 +257,7 @@ impl Instance {
             .expect("sign")
             .as_ref()
             .to_vec();
-        let body = json!({
-            "apiVersion": "0.0.1",
-            "kind": "hashedrekord",
-            "spec": {
-                "data": { "hash": { "algorithm": "sha256", "value": digest } },
-                "signature": {
-                    "content": STANDARD.encode(&signature),
-                    "publicKey": { "content": STANDARD.encode(pem) }
-                }
-            }
-        });
+        let body = hashedrekord(digest, &signature, &pem);
         serde_json::to_string_pretty(&json!({
             "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
             "verificationMaterial": self.material(job, &der, "hashedrekord", "0.0.1", &body),
@@ -238,6 +280,48 @@ impl Instance {
         body: Body,
         authority: Option<&Instance>,
     ) -> String {
+        let signed = self.envelope(job, statement, body, authority);
+        serde_json::to_string_pretty(&json!({
+            "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+            "verificationMaterial": self.material(job, &signed.leaf, signed.kind, signed.version, &signed.body),
+            "dsseEnvelope": signed.envelope
+        }))
+        .expect("bundle JSON")
+    }
+
+    /// A bare DSSE envelope line of `statement` signed by `job` (`.intoto.jsonl` of older
+    /// generators, which carries no certificate), and the log's entry (logged as `body`, holding
+    /// the certificate) with its UUID, found under the payload's sha256 (the third value).
+    pub fn provenance_envelope(
+        &self,
+        job: &Job,
+        statement: &Value,
+        body: Body,
+        authority: Option<&Instance>,
+    ) -> (String, Detached, String) {
+        let signed = self.envelope(job, statement, body, authority);
+        let (uuid, entry) = self.api_entry(job, &signed.body);
+        let line = format!(
+            "{}\n",
+            serde_json::to_string(&signed.envelope).expect("envelope")
+        );
+        let detached = Detached {
+            signature: String::new(),
+            certificate: String::new(),
+            uuid,
+            entry,
+        };
+        (line, detached, signed.payload_sha256)
+    }
+
+    /// A DSSE envelope of `statement` signed by a leaf for `job`, and its log entry body.
+    fn envelope(
+        &self,
+        job: &Job,
+        statement: &Value,
+        body: Body,
+        authority: Option<&Instance>,
+    ) -> Enveloped {
         let (der, pem, signer) = self.leaf(job, authority);
         let payload = serde_json::to_vec(statement).expect("statement");
         let payload_type = "application/vnd.in-toto+json";
@@ -298,13 +382,40 @@ impl Instance {
                 }),
             ),
         };
-        serde_json::to_string_pretty(&json!({
-            "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
-            "verificationMaterial": self.material(job, &der, kind, version, &body),
-            "dsseEnvelope": envelope
-        }))
-        .expect("bundle JSON")
+        Enveloped {
+            leaf: der,
+            kind,
+            version,
+            body,
+            envelope,
+            payload_sha256: sha256_hex(&payload),
+        }
     }
+}
+
+/// A signed DSSE envelope, its leaf and the log entry body recording it.
+struct Enveloped {
+    leaf: Vec<u8>,
+    kind: &'static str,
+    version: &'static str,
+    body: Value,
+    envelope: Value,
+    payload_sha256: String,
+}
+
+/// The body of a `hashedrekord` entry of `signature` over `digest` by the leaf `pem`.
+fn hashedrekord(digest: &str, signature: &[u8], pem: &str) -> Value {
+    json!({
+        "apiVersion": "0.0.1",
+        "kind": "hashedrekord",
+        "spec": {
+            "data": { "hash": { "algorithm": "sha256", "value": digest } },
+            "signature": {
+                "content": STANDARD.encode(signature),
+                "publicKey": { "content": STANDARD.encode(pem) }
+            }
+        }
+    })
 }
 
 /// An in-toto statement with SLSA v0.2 provenance by `builder` of `source` (a repository URI)
