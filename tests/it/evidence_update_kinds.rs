@@ -311,7 +311,7 @@ fn lock_update_gathers_signed_checksums_for_every_platform_and_installs_offline_
             "flux {NEW} (windows-amd64): signed by {}, log entry 4242",
             flux_identity(NEW)
         ))
-        .stderr_has("and DEPENDENCIES.md and 2 evidence proof(s)");
+        .stderr_has("and DEPENDENCIES.md and 2 evidence proofs");
     let dir = case.evidence(NEW);
     assert_eq!(
         std::fs::read_to_string(dir.join("checksums.txt")).unwrap(),
@@ -454,7 +454,7 @@ fn provenance_is_gathered_for_every_platform_from_a_bundle_or_a_bare_envelope() 
             .stderr_has(&format!(
                 "crane {CRANE_NEW} (darwin-arm64): signed by {SLSA_BUILDER}, log entry 4242"
             ))
-            .stderr_has("and DEPENDENCIES.md and 1 evidence proof(s)");
+            .stderr_has("and DEPENDENCIES.md and 1 evidence proof");
         let path = case.evidence(CRANE_NEW).join("provenance.sigstore.json");
         let bundle = std::fs::read(&path).unwrap();
         if !bare {
