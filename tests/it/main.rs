@@ -11,6 +11,7 @@ mod cache_lifecycle;
 mod cli_errors;
 mod cli_github;
 mod cli_help;
+mod cli_json;
 mod cli_man;
 mod cli_output;
 mod evidence;
