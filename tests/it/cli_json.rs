@@ -174,3 +174,39 @@ fn lock_check_json_without_and_with_upstream() {
     assert_eq!(status("rawfix", "linux-amd64")["status"], "ok");
     assert_eq!(status("fixture", "linux-amd64")["status"], "ok");
 }
+
+/// `env --shell SHELL` evaluated by that shell puts the pinned tools first on PATH.
+#[test]
+fn env_output_evaluated_in_bash_and_zsh_finds_the_tools() {
+    let pin = Pin::fixture("fixture-tool", "1.2.3", Kind::TarGz);
+    let (env, _server) = TestEnv::served(&Lock::new(vec![pin.clone()]));
+    let expected = env.bin_path(&pin, host_platform());
+    for shell in ["bash", "zsh", "sh"] {
+        let Ok(found) = which(shell) else {
+            assert_ne!(shell, "bash", "bash is needed for this test");
+            continue;
+        };
+        let run = env.op(&["toolchain", "env", "--shell", shell]);
+        run.success();
+        let script = format!("{}\ncommand -v fixture-tool", run.stdout.trim_end());
+        let output = std::process::Command::new(found)
+            .args(["-c", &script])
+            .env("PATH", "/usr/bin:/bin")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{shell}: {output:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout).trim(),
+            expected.display().to_string(),
+            "{shell}"
+        );
+    }
+}
+
+fn which(name: &str) -> Result<std::path::PathBuf, ()> {
+    ["/bin", "/usr/bin", "/usr/local/bin"]
+        .iter()
+        .map(|dir| Path::new(dir).join(name))
+        .find(|path| path.is_file())
+        .ok_or(())
+}
