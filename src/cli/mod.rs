@@ -274,6 +274,12 @@ Examples:
     )]
     Mirror(MirrorArgs),
 
+    /// Print the cache directory (OP_CACHE_DIR, else the per-user cache directory)
+    #[command(
+        after_help = "Examples:\n  op toolchain dir\n  du -sh \"$(op toolchain dir)\"\n\nThe directory holds a CACHEDIR.TAG, so backup tools that honour it skip it."
+    )]
+    Dir,
+
     /// Remove cached tools that the active lock does not pin and nothing used lately
     #[command(
         after_help = "A cache shared by several repositories holds tools of other locks too: an entry\n\

@@ -207,6 +207,13 @@ pub fn trace(message: impl FnOnce() -> String) {
     }
 }
 
+/// A warning from code that has no [`Output`] at hand (the cache store).
+pub fn warn(message: &str) {
+    if let Some(output) = CURRENT.get() {
+        output.warn(message);
+    }
+}
+
 /// Forces colour where it would be off (<https://bixense.com/clicolors/>).
 const CLICOLOR_FORCE: &str = "CLICOLOR_FORCE";
 

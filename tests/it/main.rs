@@ -8,6 +8,7 @@ mod support;
 
 mod cache_hostile;
 mod cache_lifecycle;
+mod cache_tag;
 mod cli_errors;
 mod cli_github;
 mod cli_help;

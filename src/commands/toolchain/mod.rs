@@ -1,4 +1,4 @@
-//! `op toolchain …`: install, list, which, exec, env, verify, outdated, prune.
+//! `op toolchain …`: install, list, which, exec, env, dir, verify, outdated, prune.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -28,6 +28,12 @@ pub fn run(toolchain: &Toolchain, command: ToolchainCommand) -> Result<()> {
         ToolchainCommand::Which { tool } => which(toolchain, &tool),
         ToolchainCommand::Exec(args) => exec(toolchain, args),
         ToolchainCommand::Env(args) => env(toolchain, args),
+        ToolchainCommand::Dir => {
+            toolchain
+                .output
+                .data(&toolchain.cache.root.display().to_string());
+            Ok(())
+        }
         ToolchainCommand::Verify { json } => verify::run(toolchain, json),
         ToolchainCommand::Prune {
             dry_run,
