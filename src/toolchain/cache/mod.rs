@@ -415,6 +415,10 @@ impl Cache {
         let mut announced = false;
         loop {
             match file.try_lock() {
+                // `prune` may have unlinked a free lock file between the open and the lock.
+                Ok(()) if !locks.same_file(&name, &file) => {
+                    file = locks.open_lock_file(&name)?;
+                }
                 Ok(()) => break,
                 Err(std::fs::TryLockError::WouldBlock) => {
                     if !announced {
