@@ -208,7 +208,8 @@ Examples:
   op toolchain install                      every tool for this machine
   op toolchain install kubectl crane        just these two
   op toolchain install --platform linux-arm64   another platform's tools (for images, mirrors)
-  op toolchain install --force skaffold     reinstall, discarding what the cache holds")]
+  op toolchain install --force skaffold     reinstall, discarding what the cache holds
+  op toolchain install --json | jq -r '.tools[].path'")]
     Install(InstallArgs),
 
     /// Show every pinned tool, its version, and whether it is installed
@@ -240,14 +241,20 @@ Examples:
     Env(EnvArgs),
 
     /// Re-hash every installed tool and compare it with the lock and install receipt
-    #[command(after_help = "Example:\n  op toolchain verify || op toolchain install --force")]
-    Verify,
+    #[command(
+        after_help = "Examples:\n  op toolchain verify || op toolchain install --force\n  op toolchain verify --json | jq -r '.tools[] | select(.status == \"bad\") | .tool'"
+    )]
+    Verify {
+        /// One JSON document on stdout, a row per tool and platform (the exit code is unchanged)
+        #[arg(long)]
+        json: bool,
+    },
 
     /// Show the newest upstream release of each pinned tool; exit 100 when a pin is behind
     #[command(after_help = "\
 Examples:
   op toolchain outdated
-  op toolchain outdated --json | jq -r '.[] | select(.outdated) | .tool'
+  op toolchain outdated --json | jq -r '.tools[] | select(.outdated) | .tool'
   op toolchain outdated kubectl --min-age 3d
 Exit 0: every pin is current; 100: a release newer than a pin is at least --min-age old.")]
     Outdated(OutdatedArgs),
@@ -266,6 +273,12 @@ Examples:
   OP_TOOLCHAIN_MIRROR=https://mirror.example.com/op op toolchain install   on the fleet"
     )]
     Mirror(MirrorArgs),
+
+    /// Print the cache directory (OP_CACHE_DIR, else the per-user cache directory)
+    #[command(
+        after_help = "Examples:\n  op toolchain dir\n  du -sh \"$(op toolchain dir)\"\n\nThe directory holds a CACHEDIR.TAG, so backup tools that honour it skip it."
+    )]
+    Dir,
 
     /// Remove cached tools that the active lock does not pin and nothing used lately
     #[command(
@@ -300,7 +313,7 @@ pub struct OutdatedArgs {
     /// Only these tools [default: every tool whose template lists `releases`]
     #[arg(value_name = "TOOL")]
     pub tools: Vec<String>,
-    /// One JSON array on stdout
+    /// One JSON document on stdout, a row per tool
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
@@ -360,6 +373,9 @@ error the lock, DEPENDENCIES.md and the evidence proofs stay exactly as they wer
         /// Re-read the upstream checksum files and compare
         #[arg(long)]
         upstream: bool,
+        /// One JSON document on stdout: the problems, and with --upstream one row per platform
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -407,6 +423,10 @@ pub struct InstallArgs {
     /// Reinstall even when the cache already holds the tool
     #[arg(long)]
     pub force: bool,
+
+    /// One JSON document on stdout, a row per tool (also when some fail; the exit code is unchanged)
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -447,7 +467,10 @@ pub struct EnvArgs {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ShellKind {
+    /// POSIX sh, dash, ksh
     Sh,
+    Bash,
+    Zsh,
     Fish,
     Powershell,
 }

@@ -52,6 +52,18 @@ pub struct Output {
     started: Instant,
 }
 
+/// The version of every `--json` document's shape: raised only when a field is removed or
+/// changes meaning (new fields may appear within a version).
+pub const JSON_SCHEMA: u32 = 1;
+
+#[derive(serde::Serialize)]
+struct Document<'a, T> {
+    schema: u32,
+    command: &'a str,
+    #[serde(flatten)]
+    body: &'a T,
+}
+
 /// The output of this process, for the few places too deep to be handed one (`trace`).
 static CURRENT: OnceLock<Output> = OnceLock::new();
 
@@ -126,6 +138,18 @@ impl Output {
         let _ = writeln!(stdout, "{line}");
     }
 
+    /// One JSON document for programs (stdout), the same redaction as [`Output::data`]:
+    /// `{"schema": 1, "command": "toolchain …", …body}`. README.md, "Machine-readable output".
+    pub fn json<T: serde::Serialize>(&self, command: &str, body: &T) -> anyhow::Result<()> {
+        let document = Document {
+            schema: JSON_SCHEMA,
+            command,
+            body,
+        };
+        self.data(&serde_json::to_string_pretty(&document)?);
+        Ok(())
+    }
+
     /// One line per finished download (the bar already showed it on a terminal).
     pub fn installed(&self, entry: &Entry, bytes: u64, seconds: f64) {
         self.info(&format!(
@@ -180,6 +204,13 @@ pub fn trace(message: impl FnOnce() -> String) {
         && output.verbose
     {
         output.trace(&message());
+    }
+}
+
+/// A warning from code that has no [`Output`] at hand (the cache store).
+pub fn warn(message: &str) {
+    if let Some(output) = CURRENT.get() {
+        output.warn(message);
     }
 }
 

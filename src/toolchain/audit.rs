@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::Result;
+use serde::Serialize;
 
 use crate::error::{Code, OpError};
 use crate::output::Output;
@@ -14,7 +15,7 @@ use crate::toolchain::checksums::Upstream;
 use crate::toolchain::evidence::gather::{Gatherer, release::Artifact};
 use crate::toolchain::evidence::{self, Kind};
 use crate::toolchain::fetch;
-use crate::toolchain::lock::Lock;
+use crate::toolchain::lock::{Lock, Tool};
 use crate::toolchain::platform;
 use crate::toolchain::refresh::runtime;
 use crate::toolchain::template::Rendered;
@@ -89,10 +90,47 @@ pub fn check_offline(lock: &Lock) -> Vec<String> {
     problems
 }
 
-/// `op toolchain lock check [--upstream]`.
+/// `lock check --json`.
+#[derive(Serialize)]
+struct Body<'a> {
+    lock: String,
+    /// No problem found (the exit is 0).
+    ok: bool,
+    /// Tools the pipeline commands run that the lock does not pin.
+    missing_required: Vec<&'static str>,
+    /// The lock's own inconsistencies (exit 2).
+    problems: &'a [String],
+    /// With `--upstream`: one row per tool and platform; `null` without.
+    upstream: Option<Vec<Row>>,
+}
+
+/// One tool and platform of `lock check --upstream --json`.
+#[derive(Serialize)]
+struct Row {
+    tool: String,
+    version: String,
+    platform: String,
+    /// `ok`, `changed` (upstream publishes another digest), `evidence` (a proof does not hold),
+    /// `problem` (no usable upstream digest), `unreachable` (a source could not be read) or
+    /// `unchecked` (the tool lists no `checksums`).
+    status: &'static str,
+    problems: Vec<String>,
+}
+
+/// A line of findings: data on stdout, or with `--json` a line for humans beside the document.
+fn say(output: &Output, json: bool, line: &str) {
+    if json {
+        output.info(line);
+    } else {
+        output.data(line);
+    }
+}
+
+/// `op toolchain lock check [--upstream] [--json]`.
 pub fn check(
     lock: &Lock,
     upstream: bool,
+    json: bool,
     settings: &ToolchainSettings,
     output: &Output,
 ) -> Result<()> {
@@ -106,9 +144,24 @@ pub fn check(
     }
     let problems = check_offline(lock);
     for problem in &problems {
-        output.data(&format!("problem: {problem}"));
+        say(output, json, &format!("problem: {problem}"));
     }
+    let document = |ok: bool, upstream: Option<Vec<Row>>| {
+        output.json(
+            "toolchain lock check",
+            &Body {
+                lock: lock.origin.to_string(),
+                ok,
+                missing_required: missing.clone(),
+                problems: &problems,
+                upstream,
+            },
+        )
+    };
     if !problems.is_empty() {
+        if json {
+            document(false, None)?;
+        }
         return Err(OpError::config(format!(
             "{}: {} problem(s) found",
             lock.origin,
@@ -120,10 +173,27 @@ pub fn check(
         "{}: every tool and platform is pinned and consistent",
         lock.origin
     ));
-    if upstream {
-        check_upstream(lock, settings, output)?;
+    if !upstream {
+        return if json { document(true, None) } else { Ok(()) };
     }
-    Ok(())
+    let mut rows = Vec::new();
+    let result = check_upstream(lock, settings, output, json, &mut rows);
+    if json {
+        document(result.is_ok(), Some(rows))?;
+    }
+    result
+}
+
+impl Row {
+    fn of(tool: &Tool, platform: &str, status: &'static str, problems: Vec<String>) -> Row {
+        Row {
+            tool: tool.name.clone(),
+            version: tool.version.clone(),
+            platform: platform.to_string(),
+            status,
+            problems,
+        }
+    }
 }
 
 /// Platforms with one kind of finding, and the lines that explain them (one per source).
@@ -182,7 +252,13 @@ impl Found {
 /// that cannot be read (exit 4) are reported and the check goes on. The exit code is the most
 /// severe found: 3 (integrity) over 4 (download) over 0. Only a failure that is not one
 /// source's (offline, a `checksums` pattern that does not render) stops it at once.
-fn check_upstream(lock: &Lock, settings: &ToolchainSettings, output: &Output) -> Result<()> {
+fn check_upstream(
+    lock: &Lock,
+    settings: &ToolchainSettings,
+    output: &Output,
+    json: bool,
+    rows: &mut Vec<Row>,
+) -> Result<()> {
     let mut reader = Upstream::new(settings);
     let mut gatherer = Gatherer::new(settings);
     let mut total = Found::default();
@@ -191,6 +267,9 @@ fn check_upstream(lock: &Lock, settings: &ToolchainSettings, output: &Output) ->
             let name = format!("{} {}", tool.name, tool.version);
             if tool.checksums.is_empty() {
                 output.warn(&format!("{name} has no `checksums`; not checked upstream"));
+                for key in tool.platforms.keys() {
+                    rows.push(Row::of(tool, key, "unchecked", Vec::new()));
+                }
                 continue;
             }
             let mut found = Found::default();
@@ -261,13 +340,24 @@ fn check_upstream(lock: &Lock, settings: &ToolchainSettings, output: &Output) ->
                         }
                     }
                 }
-                if changed.is_empty()
-                    && problems.is_empty()
-                    && unreachable.is_empty()
-                    && failed.is_empty()
-                {
+                let status = [
+                    ("changed", &changed),
+                    ("evidence", &failed),
+                    ("problem", &problems),
+                    ("unreachable", &unreachable),
+                ]
+                .into_iter()
+                .find(|(_, lines)| !lines.is_empty())
+                .map_or("ok", |(status, _)| status);
+                if status == "ok" {
                     found.matching += 1;
                 }
+                let all = [&changed, &failed, &problems, &unreachable]
+                    .into_iter()
+                    .flatten()
+                    .cloned()
+                    .collect();
+                rows.push(Row::of(tool, key, status, all));
                 found.evidence.platform(failed);
                 found.changed.platform(changed);
                 found.problems.platform(problems);
@@ -287,7 +377,7 @@ fn check_upstream(lock: &Lock, settings: &ToolchainSettings, output: &Output) ->
                     tool.name, tool.name, tool.version
                 ));
             }
-            report(&name, &found, output);
+            report(&name, &found, output, json);
             total.add(found);
         }
         anyhow::Ok(())
@@ -369,7 +459,7 @@ async fn upstream_release(
 }
 
 /// One tool's lines: each finding, then `tool: NAME VERSION: RESULT`.
-fn report(name: &str, found: &Found, output: &Output) {
+fn report(name: &str, found: &Found, output: &Output, json: bool) {
     let kinds = [
         ("changed", "changed", &found.changed),
         (
@@ -387,7 +477,7 @@ fn report(name: &str, found: &Found, output: &Output) {
     let mut parts = Vec::new();
     for (prefix, what, findings) in kinds {
         for line in &findings.lines {
-            output.data(&format!("{prefix}: {line}"));
+            say(output, json, &format!("{prefix}: {line}"));
         }
         if findings.platforms > 0 {
             parts.push(format!("{} {what}", findings.platforms));
@@ -398,7 +488,7 @@ fn report(name: &str, found: &Found, output: &Output) {
     } else {
         format!("{} match, {}", found.matching, parts.join(", "))
     };
-    output.data(&format!("tool: {name}: {result}"));
+    say(output, json, &format!("tool: {name}: {result}"));
 }
 
 /// The exit of the whole check: the most severe finding, 3 over 4 over 0.

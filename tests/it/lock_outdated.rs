@@ -144,7 +144,9 @@ fn listed() -> (TestEnv, Upstream, std::path::PathBuf) {
 }
 
 fn row<'a>(rows: &'a serde_json::Value, tool: &str) -> &'a serde_json::Value {
-    rows.as_array()
+    assert_eq!(rows["schema"], 1, "{rows}");
+    rows["tools"]
+        .as_array()
         .unwrap()
         .iter()
         .find(|row| row["tool"] == tool)

@@ -8,9 +8,11 @@ mod support;
 
 mod cache_hostile;
 mod cache_lifecycle;
+mod cache_tag;
 mod cli_errors;
 mod cli_github;
 mod cli_help;
+mod cli_json;
 mod cli_man;
 mod cli_output;
 mod evidence;

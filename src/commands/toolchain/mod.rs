@@ -1,4 +1,4 @@
-//! `op toolchain …`: install, list, which, exec, env, verify, outdated, prune.
+//! `op toolchain …`: install, list, which, exec, env, dir, verify, outdated, prune.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -16,6 +16,7 @@ use crate::toolchain::cache::State;
 use crate::toolchain::install::Outcome;
 use crate::toolchain::{Toolchain, audit, exec, mirror, refresh};
 
+mod install_json;
 mod outdated;
 mod prune;
 mod verify;
@@ -27,7 +28,13 @@ pub fn run(toolchain: &Toolchain, command: ToolchainCommand) -> Result<()> {
         ToolchainCommand::Which { tool } => which(toolchain, &tool),
         ToolchainCommand::Exec(args) => exec(toolchain, args),
         ToolchainCommand::Env(args) => env(toolchain, args),
-        ToolchainCommand::Verify => verify::run(toolchain),
+        ToolchainCommand::Dir => {
+            toolchain
+                .output
+                .data(&toolchain.cache.root.display().to_string());
+            Ok(())
+        }
+        ToolchainCommand::Verify { json } => verify::run(toolchain, json),
         ToolchainCommand::Prune {
             dry_run,
             unused_for,
@@ -51,9 +58,10 @@ pub fn run(toolchain: &Toolchain, command: ToolchainCommand) -> Result<()> {
             &toolchain.settings,
             &toolchain.output,
         ),
-        ToolchainCommand::Lock(LockCommand::Check { upstream }) => audit::check(
+        ToolchainCommand::Lock(LockCommand::Check { upstream, json }) => audit::check(
             toolchain.lock()?,
             upstream,
+            json,
             &toolchain.settings,
             &toolchain.output,
         ),
@@ -64,12 +72,21 @@ pub fn run(toolchain: &Toolchain, command: ToolchainCommand) -> Result<()> {
 fn install(toolchain: &Toolchain, args: InstallArgs) -> Result<()> {
     let platform = toolchain.platform(args.platform.as_deref())?;
     let entries = toolchain.entries(&platform, &args.tools)?;
-    let started = std::time::Instant::now();
-    let outcomes = if args.force {
-        toolchain.reinstall(&entries)?
+    let present = if args.json {
+        install_json::present(toolchain, &entries, args.force)
     } else {
-        toolchain.ensure(&entries)?
+        Vec::new()
     };
+    let started = std::time::Instant::now();
+    let result = if args.force {
+        toolchain.reinstall(&entries)
+    } else {
+        toolchain.ensure(&entries)
+    };
+    if args.json {
+        install_json::print(toolchain, &platform, &entries, &present, &result)?;
+    }
+    let outcomes = result?;
     let fresh = outcomes
         .iter()
         .filter(|outcome| matches!(outcome, Outcome::Installed { .. }))
@@ -261,7 +278,7 @@ fn env(toolchain: &Toolchain, args: EnvArgs) -> Result<()> {
 fn shell_line(shell: ShellKind, dirs: &[PathBuf]) -> String {
     let texts: Vec<String> = dirs.iter().map(|dir| dir.display().to_string()).collect();
     match shell {
-        ShellKind::Sh => {
+        ShellKind::Sh | ShellKind::Bash | ShellKind::Zsh => {
             let escaped: Vec<String> = texts
                 .iter()
                 .map(|text| escape(text, &['\\', '"', '$', '`'], '\\'))

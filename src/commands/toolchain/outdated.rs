@@ -197,7 +197,18 @@ pub fn run(toolchain: &Toolchain, args: OutdatedArgs) -> Result<()> {
         })
         .collect();
     if args.json {
-        toolchain.output.data(&serde_json::to_string_pretty(&rows)?);
+        #[derive(Serialize)]
+        struct Body<'a> {
+            lock: String,
+            tools: &'a [Row],
+        }
+        toolchain.output.json(
+            "toolchain outdated",
+            &Body {
+                lock: toolchain.lock()?.origin.to_string(),
+                tools: &rows,
+            },
+        )?;
     } else {
         table(toolchain, &rows, &args.latest);
     }

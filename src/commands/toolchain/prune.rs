@@ -14,7 +14,7 @@ use crate::error::OpError;
 use crate::toolchain::Toolchain;
 use crate::toolchain::cache::store::{Dir, Kind, mode};
 use crate::toolchain::cache::{
-    STAGING, TOOLS, index, is_key, read_receipt, receipt_key, staging_name,
+    LOCKS, STAGING, TOOLS, index, is_key, read_receipt, receipt_key, staging_key, staging_name,
 };
 use crate::toolchain::install;
 
@@ -83,6 +83,7 @@ pub fn run(toolchain: &Toolchain, dry_run: bool, unused_for: &str) -> Result<()>
         install::sweep_staging(cache);
         if let Some(root) = &root {
             prune_indexes(root, &index::name(&toolchain.lock_text));
+            tally.locks = prune_locks(root, tools.as_ref());
         }
     }
     let mut summary = format!(
@@ -96,6 +97,12 @@ pub fn run(toolchain: &Toolchain, dry_run: bool, unused_for: &str) -> Result<()>
         summary.push_str(&format!(
             "; kept {} used within {unused_for} (--unused-for 0 removes them too)",
             tally.recent
+        ));
+    }
+    if tally.locks > 0 {
+        summary.push_str(&format!(
+            "; removed {} of entries no longer cached",
+            crate::output::count(tally.locks, "unused lock file")
         ));
     }
     if tally.foreign > 0 {
@@ -114,6 +121,7 @@ struct Tally {
     freed: u64,
     recent: u64,
     foreign: u64,
+    locks: u64,
 }
 
 /// The entry `name` when it is op's own: a key-shaped directory of this user's holding a
@@ -129,6 +137,38 @@ fn own_entry(tools: &Dir, name: &str, kind: Kind) -> Option<Dir> {
 
 /// Removes the lock indexes of other locks (and any a killed op left half-written): each is
 /// only a shortcut, written again by the next `exec` of a lock that still exists.
+/// Removes `locks/<key>.lock` of each key with no entry under `tools/` (pruned, or never
+/// completed) when it is this user's and no process holds it; one that is held stays, and so
+/// does one whose key still has work in `staging/` (the staging sweep needs its lock file).
+fn prune_locks(root: &Dir, tools: Option<&Dir>) -> u64 {
+    let Ok(Some(locks)) = root.open_dir(LOCKS) else {
+        return 0;
+    };
+    let staged: BTreeSet<String> = match root.open_dir(STAGING) {
+        Ok(Some(staging)) => staging
+            .names()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|(name, _)| staging_key(name).map(str::to_string))
+            .collect(),
+        _ => BTreeSet::new(),
+    };
+    let mut removed = 0;
+    for (name, kind) in locks.names().unwrap_or_default() {
+        let Some(key) = name.strip_suffix(".lock") else {
+            continue;
+        };
+        if kind != Kind::File || !is_key(key) || staged.contains(key) {
+            continue;
+        }
+        let cached = tools.is_some_and(|tools| !matches!(tools.kind(key), Ok(None)));
+        if !cached && locks.remove_free_lock(&name).unwrap_or(false) {
+            removed += 1;
+        }
+    }
+    removed
+}
+
 fn prune_indexes(root: &Dir, keep: &str) {
     let Ok(Some(dir)) = root.open_dir(index::INDEX) else {
         return;

@@ -4,7 +4,10 @@
 //! executable must equal the `bin` unpacked afresh from that archive. When the lock records a
 //! stored proof for the platform, it is re-checked offline as at install.
 
+use std::path::PathBuf;
+
 use anyhow::{Context, Result};
+use serde::Serialize;
 
 use crate::error::{Code, OpError};
 use crate::toolchain::Toolchain;
@@ -14,7 +17,46 @@ use crate::toolchain::evidence;
 use crate::toolchain::lock::ArchiveKind;
 use crate::toolchain::unpack;
 
-pub fn run(toolchain: &Toolchain) -> Result<()> {
+/// One row of `verify --json`.
+#[derive(Serialize)]
+struct Row {
+    tool: String,
+    version: String,
+    platform: String,
+    /// `ok`, `bad` (differs from the lock) or `missing` (not installed; host platform only).
+    status: &'static str,
+    path: PathBuf,
+    problems: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct Body {
+    lock: String,
+    /// Every installed tool matches the lock.
+    ok: bool,
+    tools: Vec<Row>,
+}
+
+pub fn run(toolchain: &Toolchain, json: bool) -> Result<()> {
+    // With --json the table lines are for humans, on stderr beside the document.
+    let line = |text: &str| {
+        if json {
+            toolchain.output.info(text);
+        } else {
+            toolchain.output.data(text);
+        }
+    };
+    let mut rows = Vec::new();
+    let mut row = |entry: &Entry, status, problems| {
+        rows.push(Row {
+            tool: entry.tool.clone(),
+            version: entry.version.clone(),
+            platform: entry.platform.clone(),
+            status,
+            path: entry.exe(),
+            problems,
+        });
+    };
     let host = toolchain.platform(None)?;
     let tools = match toolchain.cache.open_root(false)? {
         Some(root) => root.open_dir(TOOLS)?,
@@ -29,7 +71,8 @@ pub fn run(toolchain: &Toolchain) -> Result<()> {
             let dir = match tools.as_ref().map(|tools| tools.open_dir(&entry.key)) {
                 None | Some(Ok(None)) => {
                     if *platform == host {
-                        toolchain.output.data(&format!("missing {}", entry.label()));
+                        line(&format!("missing {}", entry.label()));
+                        row(&entry, "missing", Vec::new());
                     }
                     continue;
                 }
@@ -41,19 +84,31 @@ pub fn run(toolchain: &Toolchain) -> Result<()> {
                 evidence::check_artifact(&entry.artifact)?.map_err(|problem| problem.line());
             evidence_failed |= evidence.is_err();
             match dir.and_then(|dir| check(&entry, &dir)).and(evidence) {
-                Ok(()) => toolchain.output.data(&format!(
-                    "ok      {}  {}",
-                    entry.label(),
-                    entry.exe().display()
-                )),
+                Ok(()) => {
+                    line(&format!(
+                        "ok      {}  {}",
+                        entry.label(),
+                        entry.exe().display()
+                    ));
+                    row(&entry, "ok", Vec::new());
+                }
                 Err(problem) => {
-                    toolchain
-                        .output
-                        .data(&format!("BAD     {}  {problem}", entry.label()));
+                    line(&format!("BAD     {}  {problem}", entry.label()));
                     bad.push(format!("{}: {problem}", entry.label()));
+                    row(&entry, "bad", vec![problem]);
                 }
             }
         }
+    }
+    if json {
+        toolchain.output.json(
+            "toolchain verify",
+            &Body {
+                lock: toolchain.lock()?.origin.to_string(),
+                ok: bad.is_empty(),
+                tools: rows,
+            },
+        )?;
     }
     if !bad.is_empty() {
         return Err(OpError::new(

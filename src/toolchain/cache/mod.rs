@@ -9,6 +9,7 @@
 //! <root>/staging/<key>.<pid>.<nonce>/ work in progress and entries on their way out
 //! <root>/locks/<key>.lock             per-artifact lock + holder pid
 //! <root>/index/<16 hex>               where each tool sits in a lock's text (see [`index`])
+//! <root>/CACHEDIR.TAG                 tells backup and indexing tools to skip the cache (see [`tag`])
 //! ```
 //!
 //! `<key>` is `<tool>-<version>-<platform>-<12 hex>`, the hex taken from a digest of the
@@ -17,6 +18,7 @@
 
 pub mod index;
 pub mod store;
+pub mod tag;
 
 use std::io::{Read, Seek, Write};
 use std::path::PathBuf;
@@ -355,6 +357,7 @@ impl Cache {
         let root = self
             .open_root(true)?
             .expect("open_root(true) creates the root");
+        tag::ensure(&root);
         let sub = root.create_dir(name, mode::SHARED_DIR)?;
         Ok((root, sub))
     }
@@ -412,6 +415,10 @@ impl Cache {
         let mut announced = false;
         loop {
             match file.try_lock() {
+                // `prune` may have unlinked a free lock file between the open and the lock.
+                Ok(()) if !locks.same_file(&name, &file) => {
+                    file = locks.open_lock_file(&name)?;
+                }
                 Ok(()) => break,
                 Err(std::fs::TryLockError::WouldBlock) => {
                     if !announced {

@@ -521,6 +521,44 @@ mod imp {
                 }))
         }
 
+        /// Whether `name` (not followed) is still the file `file` has open: a lock file taken
+        /// after `prune` unlinked it locks nothing, and is opened again.
+        pub fn same_file(&self, name: &str, file: &File) -> bool {
+            let (Ok(open), Ok(named)) =
+                (file.metadata(), std::fs::symlink_metadata(self.join(name)))
+            else {
+                return false;
+            };
+            open.dev() == named.dev() && open.ino() == named.ino()
+        }
+
+        /// Removes the lock file `name` when it is a regular file of this user's and no process
+        /// holds it: unlinked while this process holds it itself (a non-blocking try-lock), so a
+        /// waiter that had it open sees with [`Dir::same_file`] that it must open it again.
+        /// `false` when it is left.
+        pub fn remove_free_lock(&self, name: &str) -> Result<bool> {
+            let Ok(fd) = rustix::fs::openat(
+                &self.handle,
+                name,
+                OFlags::RDWR | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
+                Mode::empty(),
+            ) else {
+                return Ok(false);
+            };
+            let file = File::from(fd);
+            let Ok(meta) = file.metadata() else {
+                return Ok(false);
+            };
+            if !meta.file_type().is_file() || meta.uid() != euid() || file.try_lock().is_err() {
+                return Ok(false);
+            }
+            if !self.same_file(name, &file) {
+                return Ok(false);
+            }
+            self.unlink(name, AtFlags::empty())?;
+            Ok(true)
+        }
+
         fn unlink(&self, name: &str, flags: AtFlags) -> Result<()> {
             match rustix::fs::unlinkat(&self.handle, name, flags) {
                 Ok(()) | Err(Errno::NOENT) => Ok(()),
@@ -748,6 +786,16 @@ mod imp {
         }
 
         pub fn exchange(&self, _name: &str, _to: &Dir, _to_name: &str) -> Result<bool> {
+            Ok(false)
+        }
+
+        /// Windows keeps an open file's name: a lock file is never unlinked under a waiter.
+        pub fn same_file(&self, _name: &str, _file: &File) -> bool {
+            true
+        }
+
+        /// Lock files are left in place here (see [`Dir::same_file`]).
+        pub fn remove_free_lock(&self, _name: &str) -> Result<bool> {
             Ok(false)
         }
 
