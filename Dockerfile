@@ -44,7 +44,8 @@ RUN case "$TARGETARCH" in \
       && { echo "export CC_${env_triple}=$cc"; \
            echo "export CARGO_TARGET_${env_triple^^}_LINKER=$cc"; } >> /tmp/target.env; \
     fi
-COPY Cargo.toml Cargo.lock toolchain.lock ./
+COPY Cargo.toml Cargo.lock build.rs toolchain.lock ./
+COPY toolchain.evidence ./toolchain.evidence
 COPY src ./src
 # target.env (written above) sets $triple and, when cross-compiling, the C compiler and linker.
 # hadolint ignore=SC2154
@@ -71,6 +72,8 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/op /usr/local/bin/
 COPY toolchain.lock /opt/op/toolchain.lock
+# The proofs the lock records, relative to it (README.md, "Supply-chain evidence").
+COPY toolchain.evidence /opt/op/toolchain.evidence
 COPY README.md LICENSE /usr/share/doc/octopipeline/
 # The tools live in a shared cache that every user of the image reads and none writes.
 ENV OP_CACHE_DIR=/opt/op/cache \

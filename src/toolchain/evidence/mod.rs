@@ -21,9 +21,9 @@ pub use check::{HINT, Problem, Verified, check_artifact, verify_artifact};
 pub use checksums_sig::{listed_digest, verify_signed_checksums};
 pub use dsse::{SLSA_GENERIC_BUILDER, verify_provenance};
 
-/// Proof files of the built-in lock, by path relative to the lock (none yet: the scheduled lock
-/// update fills them from upstream).
-const EMBEDDED_PROOFS: &[(&str, &str)] = &[];
+/// Every file of `toolchain.evidence/` beside the built-in lock, by path relative to the lock,
+/// compiled in by build.rs (the scheduled `evidence` job proposes the proofs of the current pins).
+const EMBEDDED_PROOFS: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/embedded_proofs.rs"));
 
 /// What kind of evidence upstream publishes for a tool.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

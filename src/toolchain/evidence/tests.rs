@@ -176,3 +176,42 @@ fn the_embedded_lock_carries_policies_for_the_signed_tools() {
         }
     }
 }
+
+#[test]
+fn every_file_of_toolchain_evidence_is_compiled_in_as_it_is() {
+    fn walk(dir: &std::path::Path, root: &std::path::Path, found: &mut Vec<(String, String)>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let entry = entry.unwrap();
+            let kind = entry.file_type().unwrap();
+            if kind.is_dir() {
+                walk(&entry.path(), root, found);
+            } else if kind.is_file() {
+                let relative = entry.path().strip_prefix(root).unwrap().to_path_buf();
+                let key: Vec<String> = relative
+                    .components()
+                    .map(|part| part.as_os_str().to_string_lossy().into_owned())
+                    .collect();
+                found.push((
+                    key.join("/"),
+                    std::fs::read_to_string(entry.path()).unwrap(),
+                ));
+            }
+        }
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut on_disk = Vec::new();
+    walk(&root.join("toolchain.evidence"), root, &mut on_disk);
+    on_disk.sort();
+    let mut embedded: Vec<(String, String)> = super::EMBEDDED_PROOFS
+        .iter()
+        .map(|(path, text)| (path.to_string(), text.to_string()))
+        .collect();
+    embedded.sort();
+    assert!(
+        on_disk
+            .iter()
+            .any(|(path, _)| path == "toolchain.evidence/README.md"),
+        "{on_disk:?}"
+    );
+    assert_eq!(embedded, on_disk);
+}
