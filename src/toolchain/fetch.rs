@@ -6,7 +6,7 @@ mod http;
 mod tls;
 
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -134,6 +134,70 @@ pub trait Progress: Send + Sync {
     fn advance(&self, bytes: u64);
 }
 
+/// One piece of a download, handed on to an unpacker without copying.
+pub type Chunk = Box<dyn AsRef<[u8]> + Send>;
+
+/// What an unpacker reads while the download runs: the chunks in order, then `None` at the end.
+/// A channel closed without the `None` means the download stopped or started over.
+pub type Tee = tokio::sync::mpsc::Sender<Option<Chunk>>;
+
+/// Where a download goes: its file and, optionally, an unpacker fed the same bytes as they
+/// arrive. A retry from scratch cuts the unpacker off ([`Sink::restarted`]); whoever started
+/// it then unpacks the finished file instead.
+pub struct Sink<'a> {
+    file: &'a mut File,
+    tee: Option<Tee>,
+    teed: bool,
+    written: u64,
+    restarted: bool,
+}
+
+impl<'a> Sink<'a> {
+    pub fn new(file: &'a mut File, tee: Option<Tee>) -> Sink<'a> {
+        Sink {
+            file,
+            teed: tee.is_some(),
+            tee,
+            written: 0,
+            restarted: false,
+        }
+    }
+
+    /// Whether the unpacker was cut off because the download started over.
+    pub fn restarted(&self) -> bool {
+        self.restarted
+    }
+
+    fn reset(&mut self) -> std::io::Result<()> {
+        if self.written > 0 {
+            self.tee = None;
+            self.restarted = self.teed;
+        }
+        self.written = 0;
+        self.file.set_len(0)?;
+        self.file.rewind()
+    }
+
+    async fn write(&mut self, chunk: Chunk) -> std::io::Result<()> {
+        let bytes = (*chunk).as_ref();
+        self.file.write_all(bytes)?;
+        self.written += bytes.len() as u64;
+        // An unpacker that stopped reading (it is done, or failed) is simply not fed any more.
+        if let Some(tee) = &self.tee
+            && tee.send(Some(chunk)).await.is_err()
+        {
+            self.tee = None;
+        }
+        Ok(())
+    }
+
+    async fn finish(&mut self) {
+        if let Some(tee) = self.tee.take() {
+            let _ = tee.send(None).await;
+        }
+    }
+}
+
 /// What was written, and its digest.
 #[derive(Debug)]
 pub struct Downloaded {
@@ -152,20 +216,42 @@ pub async fn download(
     (file, path): (&mut File, &Path),
     progress: &dyn Progress,
 ) -> Result<Downloaded> {
-    download_into(client, settings, entry, source, file, progress)
-        .await
-        .map_err(|error| match error.downcast::<WriteFailed>() {
-            Ok(WriteFailed(io)) => OpError::new(
-                Code::Failure,
-                format!("{}: cannot write {}: {io}", entry.label(), path.display()),
-            )
-            .with_hint(
-                "free space on that filesystem, or point OP_CACHE_DIR at a directory with room \
+    download_to(
+        client,
+        settings,
+        entry,
+        source,
+        (&mut Sink::new(file, None), path),
+        progress,
+    )
+    .await
+}
+
+/// [`download`] into a [`Sink`], which may feed an unpacker as the bytes arrive.
+pub async fn download_to(
+    client: Option<&reqwest::Client>,
+    settings: &ToolchainSettings,
+    entry: &Entry,
+    source: &Source,
+    (sink, path): (&mut Sink<'_>, &Path),
+    progress: &dyn Progress,
+) -> Result<Downloaded> {
+    let result = download_into(client, settings, entry, source, sink, progress).await;
+    if result.is_ok() {
+        sink.finish().await;
+    }
+    result.map_err(|error| match error.downcast::<WriteFailed>() {
+        Ok(WriteFailed(io)) => OpError::new(
+            Code::Failure,
+            format!("{}: cannot write {}: {io}", entry.label(), path.display()),
+        )
+        .with_hint(
+            "free space on that filesystem, or point OP_CACHE_DIR at a directory with room \
                  (nothing was installed; the partial download was removed)",
-            )
-            .into(),
-            Err(error) => error,
-        })
+        )
+        .into(),
+        Err(error) => error,
+    })
 }
 
 /// A failed write into the download file; [`download`] names the file.
@@ -185,7 +271,7 @@ async fn download_into(
     settings: &ToolchainSettings,
     entry: &Entry,
     source: &Source,
-    file: &mut File,
+    sink: &mut Sink<'_>,
     progress: &dyn Progress,
 ) -> Result<Downloaded> {
     let limit = entry.artifact.size.unwrap_or(HARD_CAP);
@@ -203,7 +289,7 @@ async fn download_into(
             })?;
             let total = input.metadata().ok().map(|meta| meta.len());
             progress.start(total);
-            copy_hashed(&mut input, file, limit, entry, source, progress)
+            copy_hashed(&mut input, sink, limit, entry, source, progress).await
         }
         Source::Http(url) => {
             let client = client.expect("an HTTP client is built whenever an HTTP source exists");
@@ -211,11 +297,10 @@ async fn download_into(
             let mut retrier = Retrier::new(settings, deadline(settings, entry.artifact.size));
             let counted = Counted::new(progress);
             let attempts = async |retrier: &mut Retrier<'_>| loop {
-                file.set_len(0)?;
-                std::io::Seek::rewind(file)?;
+                sink.reset()?;
                 counted.reset();
                 let attempt =
-                    http::attempt_get(client, settings, url, file, limit, entry, source, &counted)
+                    http::attempt_get(client, settings, url, sink, limit, entry, source, &counted)
                         .await;
                 if let Some(result) = retrier.settle(attempt, &label, source).await {
                     return result;
@@ -304,18 +389,19 @@ pub async fn content_length(
     }
 }
 
-fn copy_hashed(
+async fn copy_hashed(
     input: &mut File,
-    output: &mut File,
+    output: &mut Sink<'_>,
     limit: u64,
     entry: &Entry,
     source: &Source,
     progress: &dyn Progress,
 ) -> Result<Downloaded> {
     let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; CHUNK];
     let mut size = 0u64;
     loop {
+        // A fresh buffer per chunk: it is handed on to the unpacker, not copied.
+        let mut buffer = vec![0u8; CHUNK];
         let read = input.read(&mut buffer).map_err(|error| {
             OpError::new(
                 Code::Download,
@@ -337,8 +423,9 @@ fn copy_hashed(
                 &format!("the file holds more than the expected {limit} bytes"),
             ));
         }
-        hasher.update(&buffer[..read]);
-        output.write_all(&buffer[..read]).map_err(write_error)?;
+        buffer.truncate(read);
+        hasher.update(&buffer);
+        output.write(Box::new(buffer)).await.map_err(write_error)?;
         progress.advance(read as u64);
     }
     Ok(Downloaded {
