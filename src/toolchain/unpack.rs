@@ -28,8 +28,10 @@ pub const MAX_ENTRY: u64 = 1 << 30;
 pub const MAX_ZIP_ENTRIES: u64 = 10_000;
 /// The most bytes of central directory op reads (names, extra fields and comments included).
 pub const MAX_CENTRAL_DIRECTORY: u64 = 2 << 20;
-/// Downloaded chunks queued for a streaming unpacker before the download waits for it.
-const STREAM_DEPTH: usize = 4;
+/// Downloaded chunks queued for a streaming unpacker before the download waits for it. One
+/// keeps memory flat (a chunk can hold a few hundred KiB of the HTTP client's buffer) while the
+/// download still runs ahead of the unpacker by a chunk.
+const STREAM_DEPTH: usize = 1;
 
 /// Why an archive was refused.
 #[derive(Debug, thiserror::Error)]
@@ -492,7 +494,7 @@ fn copy_to(input: &mut dyn Read, dest: &Path, name: &str) -> Result<Unpacked> {
         .open(dest)
         .with_context(|| format!("cannot create {}", dest.display()))?;
     let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; 256 * 1024];
+    let mut buffer = vec![0u8; 64 * 1024];
     let mut size = 0u64;
     loop {
         let read = input
