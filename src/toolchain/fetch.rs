@@ -134,26 +134,80 @@ pub trait Progress: Send + Sync {
     fn advance(&self, bytes: u64);
 }
 
-/// One piece of a download, handed on to an unpacker without copying.
-pub type Chunk = Box<dyn AsRef<[u8]> + Send>;
+/// How far a download has been written, for an unpacker that reads the file as it grows (from
+/// the page cache: nothing is buffered in memory for it).
+#[derive(Default)]
+pub struct Watermark {
+    state: std::sync::Mutex<(u64, Phase)>,
+    moved: std::sync::Condvar,
+}
 
-/// What an unpacker reads while the download runs: the chunks in order, then `None` at the end.
-/// A channel closed without the `None` means the download stopped or started over.
-pub type Tee = tokio::sync::mpsc::Sender<Option<Chunk>>;
+#[derive(Clone, Copy, Default, PartialEq)]
+enum Phase {
+    #[default]
+    Running,
+    Ended,
+    Stopped,
+}
 
-/// Where a download goes: its file and, optionally, an unpacker fed the same bytes as they
-/// arrive. A retry from scratch cuts the unpacker off ([`Sink::restarted`]); whoever started
-/// it then unpacks the finished file instead.
+impl Watermark {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (u64, Phase)> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn advance(&self, by: u64) {
+        self.lock().0 += by;
+        self.moved.notify_all();
+    }
+
+    fn end(&self, phase: Phase) {
+        let mut state = self.lock();
+        if state.1 == Phase::Running {
+            state.1 = phase;
+        }
+        drop(state);
+        self.moved.notify_all();
+    }
+
+    /// Blocks until more than `at` bytes are written: `Some(written)`, or `None` when the
+    /// download ended at `at`. An error when it stopped or started over.
+    pub fn wait_past(&self, at: u64) -> std::io::Result<Option<u64>> {
+        let mut state = self.lock();
+        loop {
+            if state.0 > at {
+                return Ok(Some(state.0));
+            }
+            match state.1 {
+                Phase::Ended => return Ok(None),
+                Phase::Stopped => {
+                    return Err(std::io::Error::other("the download stopped before its end"));
+                }
+                Phase::Running => {
+                    state = self
+                        .moved
+                        .wait(state)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                }
+            }
+        }
+    }
+}
+
+/// Where a download goes: its file and, optionally, a [`Watermark`] an unpacker follows. A
+/// retry from scratch stops the unpacker ([`Sink::restarted`]); whoever started it then unpacks
+/// the finished file instead.
 pub struct Sink<'a> {
     file: &'a mut File,
-    tee: Option<Tee>,
+    tee: Option<std::sync::Arc<Watermark>>,
     teed: bool,
     written: u64,
     restarted: bool,
 }
 
 impl<'a> Sink<'a> {
-    pub fn new(file: &'a mut File, tee: Option<Tee>) -> Sink<'a> {
+    pub fn new(file: &'a mut File, tee: Option<std::sync::Arc<Watermark>>) -> Sink<'a> {
         Sink {
             file,
             teed: tee.is_some(),
@@ -163,14 +217,16 @@ impl<'a> Sink<'a> {
         }
     }
 
-    /// Whether the unpacker was cut off because the download started over.
+    /// Whether the unpacker was stopped because the download started over.
     pub fn restarted(&self) -> bool {
         self.restarted
     }
 
     fn reset(&mut self) -> std::io::Result<()> {
         if self.written > 0 {
-            self.tee = None;
+            if let Some(tee) = self.tee.take() {
+                tee.end(Phase::Stopped);
+            }
             self.restarted = self.teed;
         }
         self.written = 0;
@@ -178,22 +234,26 @@ impl<'a> Sink<'a> {
         self.file.rewind()
     }
 
-    async fn write(&mut self, chunk: Chunk) -> std::io::Result<()> {
-        let bytes = (*chunk).as_ref();
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         self.file.write_all(bytes)?;
         self.written += bytes.len() as u64;
-        // An unpacker that stopped reading (it is done, or failed) is simply not fed any more.
-        if let Some(tee) = &self.tee
-            && tee.send(Some(chunk)).await.is_err()
-        {
-            self.tee = None;
+        if let Some(tee) = &self.tee {
+            tee.advance(bytes.len() as u64);
         }
         Ok(())
     }
 
-    async fn finish(&mut self) {
+    fn finish(&mut self) {
         if let Some(tee) = self.tee.take() {
-            let _ = tee.send(None).await;
+            tee.end(Phase::Ended);
+        }
+    }
+}
+
+impl Drop for Sink<'_> {
+    fn drop(&mut self) {
+        if let Some(tee) = self.tee.take() {
+            tee.end(Phase::Stopped);
         }
     }
 }
@@ -238,7 +298,7 @@ pub async fn download_to(
 ) -> Result<Downloaded> {
     let result = download_into(client, settings, entry, source, sink, progress).await;
     if result.is_ok() {
-        sink.finish().await;
+        sink.finish();
     }
     result.map_err(|error| match error.downcast::<WriteFailed>() {
         Ok(WriteFailed(io)) => OpError::new(
@@ -289,7 +349,7 @@ async fn download_into(
             })?;
             let total = input.metadata().ok().map(|meta| meta.len());
             progress.start(total);
-            copy_hashed(&mut input, sink, limit, entry, source, progress).await
+            copy_hashed(&mut input, sink, limit, entry, source, progress)
         }
         Source::Http(url) => {
             let client = client.expect("an HTTP client is built whenever an HTTP source exists");
@@ -389,7 +449,7 @@ pub async fn content_length(
     }
 }
 
-async fn copy_hashed(
+fn copy_hashed(
     input: &mut File,
     output: &mut Sink<'_>,
     limit: u64,
@@ -398,10 +458,9 @@ async fn copy_hashed(
     progress: &dyn Progress,
 ) -> Result<Downloaded> {
     let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; CHUNK];
     let mut size = 0u64;
     loop {
-        // A fresh buffer per chunk: it is handed on to the unpacker, not copied.
-        let mut buffer = vec![0u8; CHUNK];
         let read = input.read(&mut buffer).map_err(|error| {
             OpError::new(
                 Code::Download,
@@ -423,9 +482,8 @@ async fn copy_hashed(
                 &format!("the file holds more than the expected {limit} bytes"),
             ));
         }
-        buffer.truncate(read);
-        hasher.update(&buffer);
-        output.write(Box::new(buffer)).await.map_err(write_error)?;
+        hasher.update(&buffer[..read]);
+        output.write(&buffer[..read]).map_err(write_error)?;
         progress.advance(read as u64);
     }
     Ok(Downloaded {

@@ -199,8 +199,9 @@ async fn transact(
     let (tee, unpacking) = match unpack::start_streaming(
         entry.artifact.archive,
         entry.artifact.bin.as_deref(),
+        &download_path,
         &exe,
-    ) {
+    )? {
         Some((tee, unpacking)) => (Some(tee), Some(unpacking)),
         None => (None, None),
     };
@@ -219,8 +220,8 @@ async fn transact(
     let restarted = sink.restarted();
     drop(sink);
     drop(file);
-    // The unpacker ends once its channel closes; wait for it even when the download failed, so
-    // that nothing writes into the work directory while it is removed.
+    // Dropping the sink stops an unpacker still waiting for bytes; wait for it even when the
+    // download failed, so that nothing writes into the work directory while it is removed.
     let streamed = match unpacking {
         Some(unpacking) => Some(unpacking.await?),
         None => None,

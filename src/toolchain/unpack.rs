@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 
-use crate::toolchain::fetch::{Chunk, Tee};
+use crate::toolchain::fetch::Watermark;
 use crate::toolchain::lock::ArchiveKind;
 
 /// The largest executable `op` will unpack.
@@ -28,10 +28,6 @@ pub const MAX_ENTRY: u64 = 1 << 30;
 pub const MAX_ZIP_ENTRIES: u64 = 10_000;
 /// The most bytes of central directory op reads (names, extra fields and comments included).
 pub const MAX_CENTRAL_DIRECTORY: u64 = 2 << 20;
-/// Downloaded chunks queued for a streaming unpacker before the download waits for it. One
-/// keeps memory flat (a chunk can hold a few hundred KiB of the HTTP client's buffer) while the
-/// download still runs ahead of the unpacker by a chunk.
-const STREAM_DEPTH: usize = 1;
 
 /// Why an archive was refused.
 #[derive(Debug, thiserror::Error)]
@@ -106,67 +102,62 @@ fn wanted_path(bin: &str) -> String {
     bin.trim_start_matches("./").to_string()
 }
 
-/// Starts unpacking a tar.gz's `bin` to `dest` on a blocking thread, from the bytes of the
-/// download as they arrive through the returned [`Tee`]; `None` for an artifact that cannot be
+/// What a streaming unpacker is fed by, and what it gives when done.
+pub type Streaming = (Arc<Watermark>, tokio::task::JoinHandle<Result<Unpacked>>);
+
+/// Starts unpacking a tar.gz's `bin` to `dest` on a blocking thread, reading `download` as it
+/// is written, as far as the returned [`Watermark`] says; `None` for an artifact that cannot be
 /// unpacked before it is complete (a zip's directory is at its end) or is not an archive.
 /// Nothing it writes is trusted until the whole download matched the lock.
 pub fn start_streaming(
     kind: ArchiveKind,
     bin: Option<&str>,
+    download: &Path,
     dest: &Path,
-) -> Option<(Tee, tokio::task::JoinHandle<Result<Unpacked>>)> {
+) -> Result<Option<Streaming>> {
     let (ArchiveKind::TarGz, Some(bin)) = (kind, bin) else {
-        return None;
+        return Ok(None);
     };
-    let (tee, chunks) = tokio::sync::mpsc::channel(STREAM_DEPTH);
+    let file = File::open(download)
+        .with_context(|| format!("cannot open {} to unpack it", download.display()))?;
+    let mark = Arc::new(Watermark::default());
+    let reader = Following {
+        file,
+        at: 0,
+        mark: Arc::clone(&mark),
+    };
     let (bin, dest): (String, PathBuf) = (bin.to_string(), dest.to_path_buf());
     let handle = tokio::task::spawn_blocking(move || {
-        let reader = Chunks {
-            chunks,
-            current: None,
-            at: 0,
-            ended: false,
-        };
         let unpacked = extract_tar_gz(reader, &bin, &dest)?;
         set_executable(&dest)?;
         Ok(unpacked)
     });
-    Some((tee, handle))
+    Ok(Some((mark, handle)))
 }
 
-/// The download's chunks as a reader; an error if the download stops before its end.
-struct Chunks {
-    chunks: tokio::sync::mpsc::Receiver<Option<Chunk>>,
-    current: Option<Chunk>,
-    at: usize,
-    ended: bool,
+/// A download file read as it grows: up to its [`Watermark`], waiting for more.
+struct Following {
+    file: File,
+    at: u64,
+    mark: Arc<Watermark>,
 }
 
-impl Read for Chunks {
+impl Read for Following {
     fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
-        loop {
-            if let Some(chunk) = &self.current {
-                let bytes = (**chunk).as_ref();
-                if self.at < bytes.len() {
-                    let count = buffer.len().min(bytes.len() - self.at);
-                    buffer[..count].copy_from_slice(&bytes[self.at..self.at + count]);
-                    self.at += count;
-                    return Ok(count);
-                }
-                self.current = None;
-            }
-            if self.ended {
-                return Ok(0);
-            }
-            match self.chunks.blocking_recv() {
-                Some(Some(chunk)) => {
-                    self.current = Some(chunk);
-                    self.at = 0;
-                }
-                Some(None) => self.ended = true,
-                None => return Err(std::io::Error::other("the download stopped before its end")),
-            }
+        let Some(written) = self.mark.wait_past(self.at)? else {
+            return Ok(0);
+        };
+        let want = buffer
+            .len()
+            .min(usize::try_from(written - self.at).unwrap_or(usize::MAX));
+        let read = self.file.read(&mut buffer[..want])?;
+        if read == 0 {
+            return Err(std::io::Error::other(
+                "the download file shrank while it was read",
+            ));
         }
+        self.at += read as u64;
+        Ok(read)
     }
 }
 

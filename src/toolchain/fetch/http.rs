@@ -382,11 +382,10 @@ pub(super) async fn attempt_get(
                     ));
                 }
                 hasher.update(&chunk);
-                let length = chunk.len() as u64;
-                if let Err(error) = sink.write(Box::new(chunk)).await {
+                if let Err(error) = sink.write(&chunk) {
                     return Attempt::Fatal(WriteFailed(error).into());
                 }
-                progress.advance(length);
+                progress.advance(chunk.len() as u64);
             }
             Ok(None) => break,
             Err(error) => {
