@@ -7,7 +7,7 @@ mod rate_limit;
 mod tls;
 
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -135,6 +135,130 @@ pub trait Progress: Send + Sync {
     fn advance(&self, bytes: u64);
 }
 
+/// How far a download has been written, for an unpacker that reads the file as it grows (from
+/// the page cache: nothing is buffered in memory for it).
+#[derive(Default)]
+pub struct Watermark {
+    state: std::sync::Mutex<(u64, Phase)>,
+    moved: std::sync::Condvar,
+}
+
+#[derive(Clone, Copy, Default, PartialEq)]
+enum Phase {
+    #[default]
+    Running,
+    Ended,
+    Stopped,
+}
+
+impl Watermark {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (u64, Phase)> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn advance(&self, by: u64) {
+        self.lock().0 += by;
+        self.moved.notify_all();
+    }
+
+    fn end(&self, phase: Phase) {
+        let mut state = self.lock();
+        if state.1 == Phase::Running {
+            state.1 = phase;
+        }
+        drop(state);
+        self.moved.notify_all();
+    }
+
+    /// Blocks until more than `at` bytes are written: `Some(written)`, or `None` when the
+    /// download ended at `at`. An error when it stopped or started over.
+    pub fn wait_past(&self, at: u64) -> std::io::Result<Option<u64>> {
+        let mut state = self.lock();
+        loop {
+            if state.0 > at {
+                return Ok(Some(state.0));
+            }
+            match state.1 {
+                Phase::Ended => return Ok(None),
+                Phase::Stopped => {
+                    return Err(std::io::Error::other("the download stopped before its end"));
+                }
+                Phase::Running => {
+                    state = self
+                        .moved
+                        .wait(state)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                }
+            }
+        }
+    }
+}
+
+/// Where a download goes: its file and, optionally, a [`Watermark`] an unpacker follows. A
+/// retry from scratch stops the unpacker ([`Sink::restarted`]); whoever started it then unpacks
+/// the finished file instead.
+pub struct Sink<'a> {
+    file: &'a mut File,
+    tee: Option<std::sync::Arc<Watermark>>,
+    teed: bool,
+    written: u64,
+    restarted: bool,
+}
+
+impl<'a> Sink<'a> {
+    pub fn new(file: &'a mut File, tee: Option<std::sync::Arc<Watermark>>) -> Sink<'a> {
+        Sink {
+            file,
+            teed: tee.is_some(),
+            tee,
+            written: 0,
+            restarted: false,
+        }
+    }
+
+    /// Whether the unpacker was stopped because the download started over.
+    pub fn restarted(&self) -> bool {
+        self.restarted
+    }
+
+    fn reset(&mut self) -> std::io::Result<()> {
+        if self.written > 0 {
+            if let Some(tee) = self.tee.take() {
+                tee.end(Phase::Stopped);
+            }
+            self.restarted = self.teed;
+        }
+        self.written = 0;
+        self.file.set_len(0)?;
+        self.file.rewind()
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.file.write_all(bytes)?;
+        self.written += bytes.len() as u64;
+        if let Some(tee) = &self.tee {
+            tee.advance(bytes.len() as u64);
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) {
+        if let Some(tee) = self.tee.take() {
+            tee.end(Phase::Ended);
+        }
+    }
+}
+
+impl Drop for Sink<'_> {
+    fn drop(&mut self) {
+        if let Some(tee) = self.tee.take() {
+            tee.end(Phase::Stopped);
+        }
+    }
+}
+
 /// What was written, and its digest.
 #[derive(Debug)]
 pub struct Downloaded {
@@ -153,20 +277,42 @@ pub async fn download(
     (file, path): (&mut File, &Path),
     progress: &dyn Progress,
 ) -> Result<Downloaded> {
-    download_into(client, settings, entry, source, file, progress)
-        .await
-        .map_err(|error| match error.downcast::<WriteFailed>() {
-            Ok(WriteFailed(io)) => OpError::new(
-                Code::Failure,
-                format!("{}: cannot write {}: {io}", entry.label(), path.display()),
-            )
-            .with_hint(
-                "free space on that filesystem, or point OP_CACHE_DIR at a directory with room \
+    download_to(
+        client,
+        settings,
+        entry,
+        source,
+        (&mut Sink::new(file, None), path),
+        progress,
+    )
+    .await
+}
+
+/// [`download`] into a [`Sink`], which may feed an unpacker as the bytes arrive.
+pub async fn download_to(
+    client: Option<&reqwest::Client>,
+    settings: &ToolchainSettings,
+    entry: &Entry,
+    source: &Source,
+    (sink, path): (&mut Sink<'_>, &Path),
+    progress: &dyn Progress,
+) -> Result<Downloaded> {
+    let result = download_into(client, settings, entry, source, sink, progress).await;
+    if result.is_ok() {
+        sink.finish();
+    }
+    result.map_err(|error| match error.downcast::<WriteFailed>() {
+        Ok(WriteFailed(io)) => OpError::new(
+            Code::Failure,
+            format!("{}: cannot write {}: {io}", entry.label(), path.display()),
+        )
+        .with_hint(
+            "free space on that filesystem, or point OP_CACHE_DIR at a directory with room \
                  (nothing was installed; the partial download was removed)",
-            )
-            .into(),
-            Err(error) => error,
-        })
+        )
+        .into(),
+        Err(error) => error,
+    })
 }
 
 /// A failed write into the download file; [`download`] names the file.
@@ -186,7 +332,7 @@ async fn download_into(
     settings: &ToolchainSettings,
     entry: &Entry,
     source: &Source,
-    file: &mut File,
+    sink: &mut Sink<'_>,
     progress: &dyn Progress,
 ) -> Result<Downloaded> {
     let limit = entry.artifact.size.unwrap_or(HARD_CAP);
@@ -204,7 +350,7 @@ async fn download_into(
             })?;
             let total = input.metadata().ok().map(|meta| meta.len());
             progress.start(total);
-            copy_hashed(&mut input, file, limit, entry, source, progress)
+            copy_hashed(&mut input, sink, limit, entry, source, progress)
         }
         Source::Http(url) => {
             let client = client.expect("an HTTP client is built whenever an HTTP source exists");
@@ -212,11 +358,10 @@ async fn download_into(
             let mut retrier = Retrier::new(settings, deadline(settings, entry.artifact.size));
             let counted = Counted::new(progress);
             let attempts = async |retrier: &mut Retrier<'_>| loop {
-                file.set_len(0)?;
-                std::io::Seek::rewind(file)?;
+                sink.reset()?;
                 counted.reset();
                 let attempt =
-                    http::attempt_get(client, settings, url, file, limit, entry, source, &counted)
+                    http::attempt_get(client, settings, url, sink, limit, entry, source, &counted)
                         .await;
                 if let Some(result) = retrier.settle(attempt, &label, source).await {
                     return result;
@@ -319,7 +464,7 @@ pub async fn content_length(
 
 fn copy_hashed(
     input: &mut File,
-    output: &mut File,
+    output: &mut Sink<'_>,
     limit: u64,
     entry: &Entry,
     source: &Source,
@@ -351,7 +496,7 @@ fn copy_hashed(
             ));
         }
         hasher.update(&buffer[..read]);
-        output.write_all(&buffer[..read]).map_err(write_error)?;
+        output.write(&buffer[..read]).map_err(write_error)?;
         progress.advance(read as u64);
     }
     Ok(Downloaded {

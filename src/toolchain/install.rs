@@ -213,7 +213,9 @@ async fn install_one(
     Ok(Outcome::Installed { bytes, seconds })
 }
 
-/// Download and verify into `work`, then build the entry there and swap it into `tools`.
+/// Download and verify into `work`, then build the entry there and swap it into `tools`. A
+/// tar.gz is unpacked while it downloads; what that writes stays in the private work directory
+/// and is used only once the whole download matched the lock.
 async fn transact(
     shared: &Shared,
     entry: &Entry,
@@ -223,20 +225,43 @@ async fn transact(
 ) -> Result<u64> {
     let download_path = work.join(DOWNLOAD);
     let mut file = work.create_file(DOWNLOAD, mode::SHARED_FILE)?;
+    let built = work.create_new_dir(BUILT, mode::PRIVATE_DIR)?;
+    let bin = built.create_new_dir("bin", mode::SHARED_DIR)?;
+    let exe = bin.join(&entry.exe_name);
+    let (tee, unpacking) = match unpack::start_streaming(
+        entry.artifact.archive,
+        entry.artifact.bin.as_deref(),
+        &download_path,
+        &exe,
+    )? {
+        Some((tee, unpacking)) => (Some(tee), Some(unpacking)),
+        None => (None, None),
+    };
+    let mut sink = fetch::Sink::new(&mut file, tee);
     let progress = shared.output.download_bar(entry);
-    let downloaded = fetch::download(
+    let downloaded = fetch::download_to(
         shared.client.as_ref(),
         &shared.settings,
         entry,
         source,
-        (&mut file, &download_path),
+        (&mut sink, &download_path),
         progress.as_ref(),
     )
     .await;
     progress.finish();
+    let restarted = sink.restarted();
+    drop(sink);
+    drop(file);
+    // Dropping the sink stops an unpacker still waiting for bytes; wait for it even when the
+    // download failed, so that nothing writes into the work directory while it is removed.
+    let streamed = match unpacking {
+        Some(unpacking) => Some(unpacking.await?),
+        None => None,
+    };
     let downloaded = downloaded?;
     fetch::check_digest(entry, source, &downloaded)?;
-    drop(file);
+    // A download that started over cut its unpacker off: unpack the finished file instead.
+    let streamed = streamed.filter(|_| !restarted);
 
     let entry = entry.clone();
     let source = source.clone();
@@ -244,7 +269,7 @@ async fn transact(
     let work = Arc::clone(work);
     let tools = Arc::clone(tools);
     tokio::task::spawn_blocking(move || {
-        build(&entry, &source, &work, size)?;
+        build(&entry, &source, &work, (&built, &bin), size, streamed)?;
         place(&entry, &work, &tools)
     })
     .await??;
@@ -256,10 +281,19 @@ const DOWNLOAD: &str = "download";
 /// The name of the entry being built inside a work directory.
 const BUILT: &str = "entry";
 
-/// Unpacks the verified download into `work/entry`, keeps the archive beside the executable,
-/// and writes the receipt. The work directory is `0700`, so nobody else can open a file in it
-/// while it is being written; the finished entry is opened up to `0755` last.
-fn build(entry: &Entry, source: &Source, work: &Dir, size: u64) -> Result<()> {
+/// Finishes `work/entry` from the verified download: the executable (already unpacked when
+/// `streamed`, else unpacked now, or the download itself renamed when it is not an archive),
+/// the archive kept beside it, and the receipt. The work directory is `0700`, so nobody else
+/// can open a file in it while it is being written; the finished entry is opened up to `0755`
+/// last, after one sync that makes all of it durable before the rename that commits it.
+fn build(
+    entry: &Entry,
+    source: &Source,
+    work: &Dir,
+    (built, bin): (&Dir, &Dir),
+    size: u64,
+    streamed: Option<Result<unpack::Unpacked>>,
+) -> Result<()> {
     // The digest matched; the stored proof (when the lock records one) says who signed it.
     evidence::verify_artifact(
         &entry.tool,
@@ -267,14 +301,28 @@ fn build(entry: &Entry, source: &Source, work: &Dir, size: u64) -> Result<()> {
         &entry.platform,
         &entry.artifact,
     )?;
-    let built = work.create_new_dir(BUILT, mode::PRIVATE_DIR)?;
-    let bin = built.create_new_dir("bin", mode::SHARED_DIR)?;
-    let unpacked = unpack::extract(
-        entry.artifact.archive,
-        entry.artifact.bin.as_deref(),
-        &work.join(DOWNLOAD),
-        &bin.join(&entry.exe_name),
-    )
+    let exe = bin.join(&entry.exe_name);
+    let unpacked = match streamed {
+        Some(result) => result,
+        None if entry.artifact.archive == ArchiveKind::Raw => {
+            adopt_download(entry, work, bin, size)
+        }
+        None => {
+            // A streaming unpacker cut off by a restart may have left part of a file.
+            match std::fs::remove_file(&exe) {
+                Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                    Err(anyhow::Error::new(error)
+                        .context(format!("cannot remove {}", exe.display())))
+                }
+                _ => unpack::extract(
+                    entry.artifact.archive,
+                    entry.artifact.bin.as_deref(),
+                    &work.join(DOWNLOAD),
+                    &exe,
+                ),
+            }
+        }
+    }
     .map_err(|error| {
         let code = if error.downcast_ref::<unpack::UnpackError>().is_some() {
             Code::Integrity
@@ -293,7 +341,7 @@ fn build(entry: &Entry, source: &Source, work: &Dir, size: u64) -> Result<()> {
     if entry.artifact.archive != ArchiveKind::Raw {
         // The lock's digest is the only trust anchor: `verify` re-derives the executable
         // from this copy of the verified archive.
-        work.rename(DOWNLOAD, &built, ARTIFACT)?;
+        work.rename(DOWNLOAD, built, ARTIFACT)?;
     }
     let receipt = Receipt {
         tool: entry.tool.clone(),
@@ -312,12 +360,28 @@ fn build(entry: &Entry, source: &Source, work: &Dir, size: u64) -> Result<()> {
     };
     let mut file = built.create_file(RECEIPT, mode::SHARED_FILE)?;
     file.write_all(&serde_json::to_vec_pretty(&receipt)?)
-        .and_then(|()| file.sync_all())
         .with_context(|| format!("cannot write {}", built.join(RECEIPT).display()))?;
-    bin.sync();
+    drop(file);
     built.set_mode(mode::SHARED_DIR)?;
-    built.sync();
+    // One sync for the executable, the kept archive, the receipt and their directories.
+    let files = [exe, built.join(ARTIFACT), built.join(RECEIPT)];
+    built
+        .sync_tree(&files, &[bin, built])
+        .with_context(|| format!("cannot flush {}", built.path().display()))?;
     Ok(())
+}
+
+/// A verified raw download is the executable: renamed into `bin/`, not copied and hashed again.
+fn adopt_download(entry: &Entry, work: &Dir, bin: &Dir, size: u64) -> Result<unpack::Unpacked> {
+    if size > unpack::MAX_ENTRY {
+        return Err(unpack::UnpackError::TooLarge(entry.artifact.url.clone()).into());
+    }
+    work.rename(DOWNLOAD, bin, &entry.exe_name)?;
+    unpack::set_executable(&bin.join(&entry.exe_name))?;
+    Ok(unpack::Unpacked {
+        size,
+        sha256: entry.artifact.sha256.clone(),
+    })
 }
 
 /// Puts `work/entry` at `tools/<key>`. An entry already there (a stale one, or the one

@@ -11,15 +11,23 @@
 use std::collections::HashSet;
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 
+use crate::toolchain::fetch::Watermark;
 use crate::toolchain::lock::ArchiveKind;
 
 /// The largest executable `op` will unpack.
 pub const MAX_ENTRY: u64 = 1 << 30;
+/// The most entries a zip may list: the zip reader holds its whole central directory in
+/// memory, and real tool archives list a few hundred at most.
+pub const MAX_ZIP_ENTRIES: u64 = 10_000;
+/// The most bytes of central directory op reads (names, extra fields and comments included).
+pub const MAX_CENTRAL_DIRECTORY: u64 = 2 << 20;
 
 /// Why an archive was refused.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +49,10 @@ pub enum UnpackError {
     NameMismatch { central: String, local: String },
     #[error("archive is corrupt: {0}")]
     Corrupt(String),
+    #[error("zip lists {0} entries; op reads at most {MAX_ZIP_ENTRIES}")]
+    TooManyEntries(u64),
+    #[error("zip central directory is larger than {MAX_CENTRAL_DIRECTORY} bytes")]
+    DirectoryTooLarge,
 }
 
 /// What was written to `dest`.
@@ -90,7 +102,66 @@ fn wanted_path(bin: &str) -> String {
     bin.trim_start_matches("./").to_string()
 }
 
-fn extract_tar_gz(input: File, bin: &str, dest: &Path) -> Result<Unpacked> {
+/// What a streaming unpacker is fed by, and what it gives when done.
+pub type Streaming = (Arc<Watermark>, tokio::task::JoinHandle<Result<Unpacked>>);
+
+/// Starts unpacking a tar.gz's `bin` to `dest` on a blocking thread, reading `download` as it
+/// is written, as far as the returned [`Watermark`] says; `None` for an artifact that cannot be
+/// unpacked before it is complete (a zip's directory is at its end) or is not an archive.
+/// Nothing it writes is trusted until the whole download matched the lock.
+pub fn start_streaming(
+    kind: ArchiveKind,
+    bin: Option<&str>,
+    download: &Path,
+    dest: &Path,
+) -> Result<Option<Streaming>> {
+    let (ArchiveKind::TarGz, Some(bin)) = (kind, bin) else {
+        return Ok(None);
+    };
+    let file = File::open(download)
+        .with_context(|| format!("cannot open {} to unpack it", download.display()))?;
+    let mark = Arc::new(Watermark::default());
+    let reader = Following {
+        file,
+        at: 0,
+        mark: Arc::clone(&mark),
+    };
+    let (bin, dest): (String, PathBuf) = (bin.to_string(), dest.to_path_buf());
+    let handle = tokio::task::spawn_blocking(move || {
+        let unpacked = extract_tar_gz(reader, &bin, &dest)?;
+        set_executable(&dest)?;
+        Ok(unpacked)
+    });
+    Ok(Some((mark, handle)))
+}
+
+/// A download file read as it grows: up to its [`Watermark`], waiting for more.
+struct Following {
+    file: File,
+    at: u64,
+    mark: Arc<Watermark>,
+}
+
+impl Read for Following {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        let Some(written) = self.mark.wait_past(self.at)? else {
+            return Ok(0);
+        };
+        let want = buffer
+            .len()
+            .min(usize::try_from(written - self.at).unwrap_or(usize::MAX));
+        let read = self.file.read(&mut buffer[..want])?;
+        if read == 0 {
+            return Err(std::io::Error::other(
+                "the download file shrank while it was read",
+            ));
+        }
+        self.at += read as u64;
+        Ok(read)
+    }
+}
+
+fn extract_tar_gz(input: impl Read, bin: &str, dest: &Path) -> Result<Unpacked> {
     let wanted = wanted_path(bin);
     // Every member, as gzip -d (and so tar -xzf) reads them: the tar stream may go on in a
     // later member, and a later copy of the bin is what tar would leave on disk.
@@ -144,8 +215,22 @@ fn extract_zip(input: File, bin: &str, dest: &Path) -> Result<Unpacked> {
     let mut raw_file = input
         .try_clone()
         .context("cannot open the downloaded file a second time")?;
-    let mut archive =
-        zip::ZipArchive::new(input).map_err(|error| UnpackError::Corrupt(error.to_string()))?;
+    check_zip_size(&mut raw_file)?;
+    // The zip reader keeps what it reads of the central directory: a budget bounds it even
+    // where the end record understates the directory.
+    let budget = Arc::new(AtomicU64::new(MAX_CENTRAL_DIRECTORY + 64 * 1024));
+    let reader = Budgeted {
+        inner: input,
+        budget: Arc::clone(&budget),
+    };
+    let opened = zip::ZipArchive::new(reader);
+    let over = budget.load(Ordering::Relaxed) == 0;
+    budget.store(u64::MAX, Ordering::Relaxed);
+    let mut archive = match opened {
+        Ok(archive) => archive,
+        Err(_) if over => return Err(UnpackError::DirectoryTooLarge.into()),
+        Err(error) => return Err(UnpackError::Corrupt(error.to_string()).into()),
+    };
     let mut seen = Vec::new();
     let mut names = HashSet::new();
     let mut records = HashSet::new();
@@ -208,6 +293,93 @@ fn extract_zip(input: File, bin: &str, dest: &Path) -> Result<Unpacked> {
         return Err(UnpackError::TooLarge(raw).into());
     }
     copy_to(&mut entry, dest, &raw)
+}
+
+/// A reader that fails once it has read `budget` bytes (`u64::MAX`: no limit).
+struct Budgeted {
+    inner: File,
+    budget: Arc<AtomicU64>,
+}
+
+impl Read for Budgeted {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        let left = self.budget.load(Ordering::Relaxed);
+        if left == 0 {
+            return Err(std::io::Error::other("central directory over its budget"));
+        }
+        let want = buffer
+            .len()
+            .min(usize::try_from(left).unwrap_or(usize::MAX));
+        let read = self.inner.read(&mut buffer[..want])?;
+        if left != u64::MAX {
+            self.budget.store(left - read as u64, Ordering::Relaxed);
+        }
+        Ok(read)
+    }
+}
+
+impl Seek for Budgeted {
+    fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+        self.inner.seek(to)
+    }
+}
+
+const END_SIGNATURE: u32 = 0x0605_4b50;
+const END64_LOCATOR_SIGNATURE: u32 = 0x0706_4b50;
+const END64_SIGNATURE: u32 = 0x0606_4b50;
+
+/// Refuses a zip whose end record (or zip64 end record) lists more than [`MAX_ZIP_ENTRIES`]
+/// entries or a central directory over [`MAX_CENTRAL_DIRECTORY`] bytes, before any of it is
+/// read. Like `unzip`, it looks for the end record only in the last 64 KiB.
+fn check_zip_size(file: &mut File) -> Result<(), UnpackError> {
+    let corrupt = |error: std::io::Error| UnpackError::Corrupt(format!("end record: {error}"));
+    let length = file.seek(SeekFrom::End(0)).map_err(corrupt)?;
+    // The end record is 22 bytes plus a comment of at most 65,535.
+    let tail_start = length.saturating_sub(22 + 65_535);
+    file.seek(SeekFrom::Start(tail_start)).map_err(corrupt)?;
+    let mut tail = Vec::new();
+    Read::take(&mut *file, 22 + 65_535)
+        .read_to_end(&mut tail)
+        .map_err(corrupt)?;
+    let Some(at) = (0..tail.len().saturating_sub(21))
+        .rev()
+        .find(|&at| le32(&tail, at) == END_SIGNATURE)
+    else {
+        return Err(UnpackError::Corrupt(
+            "no end of central directory record in the last 64 KiB".to_string(),
+        ));
+    };
+    let mut entries = le16(&tail, at + 10) as u64;
+    let mut size = u64::from(le32(&tail, at + 12));
+    let end = tail_start + at as u64;
+    if (entries == 0xFFFF || size == 0xFFFF_FFFF) && end >= 20 {
+        let mut locator = [0u8; 20];
+        file.seek(SeekFrom::Start(end - 20)).map_err(corrupt)?;
+        file.read_exact(&mut locator).map_err(corrupt)?;
+        if le32(&locator, 0) == END64_LOCATOR_SIGNATURE {
+            let mut record = [0u8; 56];
+            file.seek(SeekFrom::Start(le64(&locator, 8)))
+                .map_err(corrupt)?;
+            file.read_exact(&mut record).map_err(corrupt)?;
+            if le32(&record, 0) == END64_SIGNATURE {
+                entries = entries.max(le64(&record, 32));
+                size = size.max(le64(&record, 40));
+            }
+        }
+    }
+    if entries > MAX_ZIP_ENTRIES {
+        return Err(UnpackError::TooManyEntries(entries));
+    }
+    if size > MAX_CENTRAL_DIRECTORY {
+        return Err(UnpackError::DirectoryTooLarge);
+    }
+    Ok(())
+}
+
+fn le64(bytes: &[u8], at: usize) -> u64 {
+    let mut word = [0u8; 8];
+    word.copy_from_slice(&bytes[at..at + 8]);
+    u64::from_le_bytes(word)
 }
 
 const CENTRAL_SIGNATURE: u32 = 0x0201_4b50;
@@ -304,7 +476,8 @@ fn missing(wanted: &str, seen: &[String]) -> UnpackError {
     }
 }
 
-/// Copies at most [`MAX_ENTRY`] bytes into a new file at `dest`, hashing them.
+/// Copies at most [`MAX_ENTRY`] bytes into a new file at `dest`, hashing them. Not synced: the
+/// install makes the whole entry durable in one go before it commits it.
 fn copy_to(input: &mut dyn Read, dest: &Path, name: &str) -> Result<Unpacked> {
     let mut output = File::options()
         .write(true)
@@ -312,7 +485,7 @@ fn copy_to(input: &mut dyn Read, dest: &Path, name: &str) -> Result<Unpacked> {
         .open(dest)
         .with_context(|| format!("cannot create {}", dest.display()))?;
     let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; 256 * 1024];
+    let mut buffer = vec![0u8; 64 * 1024];
     let mut size = 0u64;
     loop {
         let read = input
@@ -330,9 +503,6 @@ fn copy_to(input: &mut dyn Read, dest: &Path, name: &str) -> Result<Unpacked> {
             .write_all(&buffer[..read])
             .with_context(|| format!("cannot write {}", dest.display()))?;
     }
-    output
-        .sync_all()
-        .with_context(|| format!("cannot flush {}", dest.display()))?;
     Ok(Unpacked {
         size,
         sha256: hex::encode(hasher.finalize()),
@@ -364,14 +534,14 @@ pub fn hash_reader(mut reader: impl Read, what: &str) -> Result<(u64, String)> {
 }
 
 #[cfg(unix)]
-fn set_executable(path: &Path) -> Result<()> {
+pub fn set_executable(path: &Path) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
         .with_context(|| format!("cannot make {} executable", path.display()))
 }
 
 #[cfg(not(unix))]
-fn set_executable(_path: &Path) -> Result<()> {
+pub fn set_executable(_path: &Path) -> Result<()> {
     Ok(())
 }
 

@@ -54,5 +54,6 @@ mod toolchain_integrity;
 mod toolchain_lock;
 mod toolchain_network;
 mod toolchain_proxy;
+mod toolchain_stream;
 mod toolchain_tls;
 mod toolchain_warm;

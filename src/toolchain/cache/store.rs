@@ -97,6 +97,31 @@ impl Dir {
     pub fn sync(&self) {
         let _ = self.handle.sync_all();
     }
+
+    /// Makes `files` and `dirs` durable before the rename that commits them: on Linux one
+    /// `syncfs` of this directory's filesystem does it all at once; elsewhere each file, then
+    /// each directory, is synced. Files that do not exist are skipped.
+    pub fn sync_tree(&self, files: &[PathBuf], dirs: &[&Dir]) -> std::io::Result<()> {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        {
+            let _ = (files, dirs);
+            rustix::fs::syncfs(&self.handle).map_err(std::io::Error::from)
+        }
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        {
+            for path in files {
+                match File::open(path) {
+                    Ok(file) => file.sync_all()?,
+                    Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(error) => return Err(error),
+                }
+            }
+            for dir in dirs {
+                dir.handle.sync_all()?;
+            }
+            Ok(())
+        }
+    }
 }
 
 #[cfg(unix)]

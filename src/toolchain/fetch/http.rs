@@ -1,8 +1,6 @@
 //! HTTP(S) transfers: the client, one request and how its outcome is sorted (retry or give
 //! up), the retry loop with backoff under one overall deadline, and the streamed GET itself.
 
-use std::fs::File;
-use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -10,7 +8,7 @@ use anyhow::Result;
 use reqwest::Url;
 use sha2::{Digest, Sha256};
 
-use super::{Downloaded, Progress, Source, WriteFailed, integrity_error, redact, tls};
+use super::{Downloaded, Progress, Sink, Source, WriteFailed, integrity_error, redact, tls};
 use crate::error::{Code, OpError};
 use crate::settings::ToolchainSettings;
 use crate::toolchain::cache::Entry;
@@ -324,14 +322,14 @@ pub(super) async fn send_passing<T>(
     Ok(response)
 }
 
-/// One GET of `entry`'s artifact streamed into `file`, hashed, held to `limit` bytes and to the
+/// One GET of `entry`'s artifact streamed into `sink`, hashed, held to `limit` bytes and to the
 /// speed floor.
 #[expect(clippy::too_many_arguments, reason = "one attempt needs all of it")]
 pub(super) async fn attempt_get(
     client: &reqwest::Client,
     settings: &ToolchainSettings,
     url: &Url,
-    file: &mut File,
+    sink: &mut Sink<'_>,
     limit: u64,
     entry: &Entry,
     source: &Source,
@@ -397,7 +395,7 @@ pub(super) async fn attempt_get(
                     ));
                 }
                 hasher.update(&chunk);
-                if let Err(error) = file.write_all(&chunk) {
+                if let Err(error) = sink.write(&chunk) {
                     return Attempt::Fatal(WriteFailed(error).into());
                 }
                 progress.advance(chunk.len() as u64);
