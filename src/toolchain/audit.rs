@@ -163,9 +163,9 @@ pub fn check(
             document(false, None)?;
         }
         return Err(OpError::config(format!(
-            "{}: {} problem(s) found",
+            "{}: {} found",
             lock.origin,
-            problems.len()
+            crate::output::count(problems.len(), "problem")
         ))
         .into());
     }
@@ -373,7 +373,9 @@ fn check_upstream(
                         format!(" (accepted_missing = \"{version}\")")
                     });
                 output.warn(&format!(
-                    "{name}: {unproven} platform(s) record no supply-chain evidence though [tools.{}.evidence] asks for it{accepted}; `op toolchain lock update {}@{}` gathers it",
+                    "{name}: {} {} no supply-chain evidence though [tools.{}.evidence] asks for it{accepted}; `op toolchain lock update {}@{}` gathers it",
+                    crate::output::count(unproven, "platform"),
+                    if unproven == 1 { "records" } else { "record" },
                     tool.name, tool.name, tool.version
                 ));
             }
@@ -484,7 +486,15 @@ fn report(name: &str, found: &Found, output: &Output, json: bool) {
         }
     }
     let result = if parts.is_empty() {
-        format!("ok, {} platform(s) match", found.matching)
+        format!(
+            "ok, {} {}",
+            crate::output::count(found.matching, "platform"),
+            if found.matching == 1 {
+                "matches"
+            } else {
+                "match"
+            }
+        )
     } else {
         format!("{} match, {}", found.matching, parts.join(", "))
     };
@@ -496,32 +506,52 @@ fn verdict(total: &Found, output: &Output) -> Result<()> {
     let mut summary = Vec::new();
     if total.changed.platforms > 0 {
         summary.push(format!(
-            "{} asset(s) no longer match their published digest (re-uploaded upstream?)",
-            total.changed.platforms
+            "{} {} their published digest (re-uploaded upstream?)",
+            crate::output::count(total.changed.platforms, "asset"),
+            if total.changed.platforms == 1 {
+                "no longer matches"
+            } else {
+                "no longer match"
+            }
         ));
     }
     if total.problems.platforms > 0 {
         summary.push(format!(
-            "{} asset(s) have no usable upstream digest",
-            total.problems.platforms
+            "{} {} no usable upstream digest",
+            crate::output::count(total.problems.platforms, "asset"),
+            if total.problems.platforms == 1 {
+                "has"
+            } else {
+                "have"
+            }
         ));
     }
     if total.evidence.platforms > 0 {
         summary.push(format!(
-            "{} asset(s) have supply-chain evidence that does not hold",
-            total.evidence.platforms
+            "{} {} supply-chain evidence that does not hold",
+            crate::output::count(total.evidence.platforms, "asset"),
+            if total.evidence.platforms == 1 {
+                "has"
+            } else {
+                "have"
+            }
         ));
     }
     if total.unreachable.platforms > 0 {
         summary.push(format!(
-            "{} asset(s) could not be fully checked: a checksum or evidence source could not be read",
-            total.unreachable.platforms
+            "{} could not be fully checked: a checksum or evidence source could not be read",
+            crate::output::count(total.unreachable.platforms, "asset")
         ));
     }
     if summary.is_empty() {
         output.info(&format!(
-            "{} artifact(s) match their upstream checksums",
-            total.matching
+            "{} {} their upstream checksums",
+            crate::output::count(total.matching, "artifact"),
+            if total.matching == 1 {
+                "matches"
+            } else {
+                "match"
+            }
         ));
         return Ok(());
     }

@@ -550,7 +550,7 @@ fn place_in(file: &std::path::Path, text: &str, place: &str) -> Location {
 }
 
 /// What keeps `text` from being a SHA-256 in hex: its length, or its first non-hex character.
-fn not_hex64(text: &str) -> Option<String> {
+pub(crate) fn not_hex64(text: &str) -> Option<String> {
     let length = text.chars().count();
     if length != 64 {
         return Some(format!("got {length}"));

@@ -149,7 +149,7 @@ fn lock_check_json_without_and_with_upstream() {
     let run = env.op(&["toolchain", "lock", "check", "--upstream", "--json"]);
     run.code(3)
         .stderr_has("changed: rawfix 2.0.0 (darwin-arm64)")
-        .stderr_has("1 asset(s) no longer match");
+        .stderr_has("1 asset no longer matches");
     let document = run.json();
     header(&document, "toolchain lock check");
     assert_eq!(document["ok"], false);

@@ -364,7 +364,7 @@ fn upstream_without_a_sig_fails_closed_unless_the_tool_is_named_and_then_it_is_r
         .op(&["toolchain", "lock", "check", "--upstream"])
         .success()
         .stderr_has(&format!(
-            "kubectl {NEW}: 1 platform(s) record no supply-chain evidence though [tools.kubectl.evidence] asks for it (accepted_missing = \"{NEW}\")"
+            "kubectl {NEW}: 1 platform records no supply-chain evidence though [tools.kubectl.evidence] asks for it (accepted_missing = \"{NEW}\")"
         ));
 }
 
@@ -421,7 +421,7 @@ fn lock_check_upstream_detects_a_tampered_proof_and_a_signature_upstream_no_long
     let check = || case.env.op(&["toolchain", "lock", "check", "--upstream"]);
     check()
         .success()
-        .stdout_has(&format!("tool: kubectl {NEW}: ok, 5 platform(s) match"));
+        .stdout_has(&format!("tool: kubectl {NEW}: ok, 5 platforms match"));
 
     let path = proof(&case.env.work(), NEW, "darwin-amd64");
     let original = std::fs::read_to_string(&path).unwrap();
@@ -434,7 +434,7 @@ fn lock_check_upstream_detects_a_tampered_proof_and_a_signature_upstream_no_long
         .stdout_has(&format!(
             "tool: kubectl {NEW}: 4 match, 1 with evidence that does not hold"
         ))
-        .stderr_has("1 asset(s) have supply-chain evidence that does not hold");
+        .stderr_has("1 asset has supply-chain evidence that does not hold");
     std::fs::write(&path, original).unwrap();
 
     // Upstream now serves a signature by someone else beside one binary.

@@ -420,7 +420,7 @@ fn lock_check_upstream_detects_a_tampered_checksums_file() {
     let check = || case.env.op(&["toolchain", "lock", "check", "--upstream"]);
     check()
         .success()
-        .stdout_has(&format!("tool: flux {NEW}: ok, 5 platform(s) match"));
+        .stdout_has(&format!("tool: flux {NEW}: ok, 5 platforms match"));
 
     // The stored checksums file changed.
     let stored = case.evidence(NEW).join("checksums.txt");
@@ -441,7 +441,7 @@ fn lock_check_upstream_detects_a_tampered_checksums_file() {
         .code(3)
         .stdout_has(&format!("evidence: flux {NEW}: the transparency log"))
         .stdout_has("holds no entry for sha256")
-        .stderr_has("5 asset(s) have supply-chain evidence that does not hold");
+        .stderr_has("5 assets have supply-chain evidence that does not hold");
 }
 
 #[test]

@@ -602,7 +602,7 @@ fn check_upstream_reports_a_reuploaded_asset() {
     update(&env, &[]).success();
     env.op(&["toolchain", "lock", "check", "--upstream"])
         .success()
-        .stderr_has("10 artifact(s) match their upstream checksums");
+        .stderr_has("10 artifacts match their upstream checksums");
     // Upstream re-publishes one asset under the same name.
     let path = "/dl.example.com/rawfix/v2.0.0/rawfix-darwin-arm64";
     let reuploaded = sha256_hex(b"re-uploaded");
@@ -631,8 +631,8 @@ fn check_upstream_reports_a_reuploaded_asset() {
     up.server.route(&Upstream::sums_path(), Route::new(trimmed));
     env.op(&["toolchain", "lock", "check", "--upstream"])
         .code(3)
-        .stderr_has("1 asset(s) no longer match")
-        .stderr_has("1 asset(s) have no usable")
+        .stderr_has("1 asset no longer matches")
+        .stderr_has("1 asset has no usable")
         .stdout_has("problem: fixture 2.0.0 (windows-amd64)")
         .stdout_has("has no entry for fixture_2.0.0_windows_amd64.zip")
         .stdout_has("changed: rawfix 2.0.0 (darwin-arm64)");

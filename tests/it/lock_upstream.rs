@@ -77,7 +77,7 @@ fn a_github_release_digest_and_the_sidecar_must_agree() {
     }
     env.op(&["toolchain", "lock", "check", "--upstream"])
         .success()
-        .stdout_has("tool: fixture 2.0.0: ok, 5 platform(s) match");
+        .stdout_has("tool: fixture 2.0.0: ok, 5 platforms match");
 
     // Each way one channel can fail is refused, and the lock stays as it was.
     let listed = |edit: &dyn Fn(&str, &str) -> Option<Option<String>>| -> String {
@@ -228,7 +228,7 @@ fn the_builtin_pack_and_skaffold_pins_are_checked_over_two_channels() {
     env.mirror(server.url());
     env.op(&["toolchain", "lock", "check", "--upstream"])
         .success()
-        .stderr_has("25 artifact(s) match");
+        .stderr_has("25 artifacts match");
     let pack = "/api.github.com/repos/buildpacks/pack/releases/tags/v0.40.0";
     assert_eq!(server.gets(pack), 1, "{:?}", files.keys());
     for key in KEYS {
@@ -257,7 +257,7 @@ fn the_builtin_pack_and_skaffold_pins_are_checked_over_two_channels() {
         .stdout_has("changed: skaffold 2.14.0 (linux-arm64)")
         .stdout_has(&github[1..])
         .stdout_has("tool: skaffold 2.14.0: 4 match, 1 changed")
-        .stdout_has("tool: pack 0.40.0: ok, 5 platform(s) match");
+        .stdout_has("tool: pack 0.40.0: ok, 5 platforms match");
 
     // One channel of pack is down and the other shows a re-upload: the re-upload is not hidden.
     server.route(pack, Route::new(Vec::new()).then(Reply::Status(404)));
@@ -303,8 +303,8 @@ fn check_upstream_reports_every_tool_past_an_unreachable_source() {
         .stdout_has("tool: fixture 2.0.0: 0 match, 5 with a source unreachable")
         .stdout_has("changed: rawfix 2.0.0 (darwin-arm64)")
         .stdout_has("tool: rawfix 2.0.0: 4 match, 1 changed")
-        .stderr_has("1 asset(s) no longer match")
-        .stderr_has("5 asset(s) could not be fully checked");
+        .stderr_has("1 asset no longer matches")
+        .stderr_has("5 assets could not be fully checked");
     let sums = up
         .server
         .requests()
@@ -324,9 +324,9 @@ fn check_upstream_reports_every_tool_past_an_unreachable_source() {
         .route(sidecar, Route::new(format!("{}\n", sha256_hex(&raw.1))));
     env.op(&["toolchain", "lock", "check", "--upstream"])
         .code(4)
-        .stdout_has("tool: rawfix 2.0.0: ok, 5 platform(s) match")
+        .stdout_has("tool: rawfix 2.0.0: ok, 5 platforms match")
         .stdout_has("unreachable: fixture 2.0.0 (windows-amd64)")
-        .stderr_has("5 asset(s) could not be fully checked");
+        .stderr_has("5 assets could not be fully checked");
 }
 
 /// A lock of one raw tool per URL (the same artifact on every platform), each with a

@@ -533,8 +533,8 @@ fn hex64(table: &toml::Table, field: &str) -> Result<Option<String>, String> {
             Ok(Some(text.to_ascii_lowercase()))
         }
         Some(text) => Err(format!(
-            "field `{field}`: expected 64 hexadecimal characters, got {} ({text:?})",
-            text.len()
+            "field `{field}`: expected 64 hexadecimal characters, {} ({text:?})",
+            crate::toolchain::lock::not_hex64(&text).unwrap_or_default()
         )),
     }
 }
