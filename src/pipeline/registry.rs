@@ -365,7 +365,7 @@ fn copy_cert(context: &Context, docker: &Path, id: &str, certs_dir: &Path) -> Re
 
 #[cfg(unix)]
 fn is_root() -> bool {
-    nix::unistd::geteuid().is_root()
+    rustix::process::geteuid().is_root()
 }
 
 #[cfg(not(unix))]

@@ -214,7 +214,7 @@ fn a_cache_others_can_write_is_refused_with_the_fix() {
 
 /// Whether the tests run as root (CI does): only root can give files to another user.
 fn root() -> bool {
-    nix::unistd::geteuid().is_root()
+    rustix::process::geteuid().is_root()
 }
 
 #[test]

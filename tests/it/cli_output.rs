@@ -3,8 +3,7 @@
 
 use std::time::Duration;
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
+use rustix::process::{Pid, Signal, kill_process};
 
 use crate::support::{Kind, Lock, Pin, Reply, Route, TestEnv, wait_until};
 use crate::toolchain_install::three_tools;
@@ -112,7 +111,8 @@ fn an_interrupted_download_says_so() {
         wait_until(Duration::from_secs(20), || server.gets(&path) > 0),
         "the download never started"
     );
-    kill(Pid::from_raw(running.pid() as i32), Signal::SIGINT).expect("send SIGINT");
+    let pid = Pid::from_raw(running.pid() as i32).expect("a child's pid");
+    kill_process(pid, Signal::INT).expect("send SIGINT");
     let run = running.wait(Duration::from_secs(20));
     run.code(130)
         .stderr_has("interrupted: the downloads stopped");

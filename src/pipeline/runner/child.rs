@@ -144,8 +144,7 @@ mod signals {
     use std::process::ExitStatus;
     use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 
-    use nix::sys::signal::{Signal, kill};
-    use nix::unistd::Pid;
+    use rustix::process::{Pid, Signal, kill_process};
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     use signal_hook::iterator::Signals;
 
@@ -214,10 +213,10 @@ mod signals {
     }
 
     fn relay(pid: Pid, signal: i32) {
-        if let Ok(signal) = Signal::try_from(signal) {
+        if let Some(signal) = Signal::from_named_raw(signal) {
             // The child may have exited: a zombie ignores it. Between its reaping and `ended`
             // the pid is free, but pids are handed out in turn, so it is not reused that soon.
-            let _ = kill(pid, signal);
+            let _ = kill_process(pid, signal);
         }
     }
 
@@ -235,7 +234,7 @@ mod signals {
         };
         let Some(pid) = pid
             .and_then(|pid| i32::try_from(pid).ok())
-            .map(Pid::from_raw)
+            .and_then(Pid::from_raw)
         else {
             if let Some(&signal) = pending.first() {
                 terminate(signal);
@@ -270,9 +269,6 @@ mod signals {
     /// `WNOWAIT` looks without reaping, so the waiting thread still gets its status.
     fn has_exited(pid: Pid) -> bool {
         use rustix::process::{WaitId, WaitIdOptions, waitid};
-        let Some(pid) = rustix::process::Pid::from_raw(pid.as_raw()) else {
-            return false;
-        };
         match waitid(
             WaitId::Pid(pid),
             WaitIdOptions::EXITED | WaitIdOptions::NOWAIT | WaitIdOptions::NOHANG,
@@ -303,7 +299,7 @@ mod signals {
     /// Ends `op` as `signal`'s default action would; as PID 1 (which that action would not end),
     /// exits with 128+N instead.
     pub fn terminate(signal: i32) -> ! {
-        if nix::unistd::getpid().as_raw() != 1 {
+        if !rustix::process::getpid().is_init() {
             // Resets the signal to its default action and raises it: the parent sees a death by
             // signal, which a shell running a script needs to stop at Ctrl-C.
             let _ = signal_hook::low_level::emulate_default_handler(signal);
