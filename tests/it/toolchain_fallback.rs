@@ -270,25 +270,25 @@ fn lock_check_list_and_mirror_work_with_lock_mirrors_and_show_the_origin() {
         // Distinct pins per platform (`lock check` flags one digest under several URLs).
         artifact.sha256 = sha256_hex(artifact.platform.as_bytes());
     }
+    let (_, wrong) = tool();
+    let liar = serving(&pin, Route::new(wrong));
     let origin = serving(&pin, Route::new(pin.artifact().body.clone()));
-    let elsewhere = "https://mirror.internal.example/fixture-tool-1.2.3.tar.gz".to_string();
-    let env = env_with(&lock_text(
-        &pin,
-        &at(&origin, &pin),
-        std::slice::from_ref(&elsewhere),
-    ));
+    let env = env_with(&lock_text(&pin, &at(&origin, &pin), &[at(&liar, &pin)]));
 
     env.op(&["toolchain", "lock", "check"]).success();
     for format in ["--json", "--markdown"] {
         env.op(&["toolchain", "list", format])
             .success()
             .stdout_has(&at(&origin, &pin))
-            .stderr_lacks(&elsewhere);
+            .stderr_lacks(&liar.url());
     }
 
+    // The export tries the sources as `install` does, and lays the file out by the origin.
     let dir = env.root().join("exported");
     let dir_arg = dir.to_str().unwrap();
-    env.op(&["toolchain", "mirror", dir_arg]).success();
+    env.op(&["toolchain", "mirror", dir_arg])
+        .success()
+        .stderr_has(&format!("warning: {}: ", at(&liar, &pin)));
     env.op(&["toolchain", "mirror", "verify", dir_arg])
         .success();
     let origin_path = at(&origin, &pin);
