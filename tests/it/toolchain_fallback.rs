@@ -106,6 +106,16 @@ fn the_lock_mirrors_are_tried_in_order_before_the_url() {
         [1, 1, 1]
     );
     assert_eq!(origin.gets(&path), 0, "the url is the last resort");
+    let receipt: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(
+            env.tool_dir(&pin, crate::support::host_platform())
+                .join("receipt.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(receipt["source"], at(&good, &pin).as_str());
+    assert_eq!(receipt["url"], at(&origin, &pin).as_str());
 }
 
 #[test]
