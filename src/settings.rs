@@ -210,7 +210,11 @@ const HTTP_DEADLINE_RANGE: Range = Range {
 #[derive(Clone, Debug)]
 pub struct ToolchainSettings {
     pub cache_dir: Option<PathBuf>,
+    /// The first of [`ToolchainSettings::mirrors`]: where checksum lists, release listings and
+    /// proofs are read from.
     pub mirror: Option<String>,
+    /// `OP_TOOLCHAIN_MIRROR`, every entry: the mirrors artifacts are fetched from, in order.
+    pub mirrors: Mirrors,
     pub offline: bool,
     pub platform: Option<String>,
     pub lock_timeout: Duration,
@@ -226,6 +230,46 @@ pub struct ToolchainSettings {
     pub ca_file: Option<PathBuf>,
     /// `OP_GITHUB_TOKEN`, else `GITHUB_TOKEN`: masked in every line printed.
     pub github_token: Option<Secret>,
+}
+
+/// `OP_TOOLCHAIN_MIRROR`: mirror base URLs separated by commas or whitespace, tried in the
+/// order given. They replace the lock's own URLs unless the list ends with the word `origin`,
+/// which lets the artifact's `mirrors` and `url` follow them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Mirrors {
+    pub bases: Vec<String>,
+    /// Whether the lock's own URLs are tried after the mirrors (always, when there are none).
+    pub then_origin: bool,
+}
+
+/// The word that, last in `OP_TOOLCHAIN_MIRROR`, lets the lock's own URLs follow the mirrors.
+pub const ORIGIN: &str = "origin";
+
+impl Mirrors {
+    pub fn parse(value: &str) -> Result<Mirrors, OpError> {
+        let entries: Vec<&str> = value
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|entry| !entry.is_empty())
+            .collect();
+        let mut mirrors = Mirrors::default();
+        for (index, entry) in entries.iter().enumerate() {
+            if *entry == ORIGIN {
+                if index + 1 != entries.len() {
+                    return Err(OpError::config(format!(
+                        "{TOOLCHAIN_MIRROR}: `{ORIGIN}` must come last (the lock's own URLs are tried after every mirror), got {:?}",
+                        crate::redact::url(value)
+                    )));
+                }
+                mirrors.then_origin = true;
+            } else if !mirrors.bases.iter().any(|base| base == entry) {
+                mirrors.bases.push((*entry).to_string());
+            }
+        }
+        if mirrors.bases.is_empty() {
+            mirrors.then_origin = true;
+        }
+        Ok(mirrors)
+    }
 }
 
 /// A value that is never shown: `Debug` prints a mask, and [`crate::redact`] knows it.
@@ -252,9 +296,14 @@ impl std::fmt::Debug for Secret {
 impl ToolchainSettings {
     pub fn from_env() -> Result<Self> {
         let retries = HTTP_RETRIES_RANGE.whole()?;
+        let mirrors = var(TOOLCHAIN_MIRROR)
+            .map(|value| Mirrors::parse(&value))
+            .transpose()?
+            .unwrap_or_default();
         Ok(Self {
             cache_dir: var(CACHE_DIR).map(PathBuf::from),
-            mirror: var(TOOLCHAIN_MIRROR),
+            mirror: mirrors.bases.first().cloned(),
+            mirrors,
             offline: flag(OFFLINE),
             platform: var(TOOLCHAIN_PLATFORM),
             lock_timeout: LOCK_TIMEOUT_RANGE.seconds()?,
@@ -272,5 +321,48 @@ impl ToolchainSettings {
                 .filter(|token| !token.is_empty())
                 .map(|token| Secret::remembered(&token)),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bases(value: &str) -> (Vec<String>, bool) {
+        let mirrors = Mirrors::parse(value).unwrap();
+        (mirrors.bases, mirrors.then_origin)
+    }
+
+    #[test]
+    fn mirrors_are_separated_by_commas_or_whitespace_in_order() {
+        let both = vec!["https://a/m".to_string(), "file:///srv/m".to_string()];
+        assert_eq!(bases("https://a/m"), (both[..1].to_vec(), false));
+        assert_eq!(bases("https://a/m,file:///srv/m"), (both.clone(), false));
+        assert_eq!(
+            bases(" https://a/m \n\tfile:///srv/m "),
+            (both.clone(), false)
+        );
+        assert_eq!(bases("https://a/m, file:///srv/m,"), (both.clone(), false));
+        assert_eq!(
+            bases("https://a/m https://a/m file:///srv/m"),
+            (both, false)
+        );
+    }
+
+    #[test]
+    fn origin_last_lets_the_lock_urls_follow() {
+        assert_eq!(
+            bases("https://a/m, origin"),
+            (vec!["https://a/m".to_string()], true)
+        );
+        assert_eq!(bases("origin"), (vec![], true));
+        assert_eq!(bases(" , "), (vec![], true));
+        let error = Mirrors::parse("origin https://a/m").unwrap_err();
+        assert_eq!(error.code, crate::error::Code::Config);
+        assert!(
+            error.message.contains("must come last"),
+            "{}",
+            error.message
+        );
     }
 }

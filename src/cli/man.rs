@@ -19,7 +19,7 @@ const ENVIRONMENT: &[(&str, &str)] = &[
     ),
     (
         "OP_TOOLCHAIN_MIRROR",
-        "Base URL (https://, http:// or file://) replacing the origin of every lock URL.",
+        "Mirror base URLs (https://, http:// or file://; comma- or space-separated, tried in order) replacing the origin of every lock URL; a last word `origin` lets the lock's own URLs follow.",
     ),
     (
         "OP_OFFLINE",

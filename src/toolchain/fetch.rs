@@ -1,9 +1,10 @@
-//! Downloads: mirror rewriting, `file://` and HTTP(S) sources (retries with backoff under one
-//! deadline, in [`http`]), and a streaming SHA-256 so that the bytes hashed are exactly the
-//! bytes served and written.
+//! Downloads: mirror rewriting, the sources of an artifact in the order tried (in [`sources`]),
+//! `file://` and HTTP(S) sources (retries with backoff under one deadline, in [`http`]), and a
+//! streaming SHA-256 so that the bytes hashed are exactly the bytes served and written.
 
 mod http;
 mod rate_limit;
+mod sources;
 mod tls;
 
 use std::fs::File;
@@ -20,6 +21,7 @@ use crate::settings::ToolchainSettings;
 use crate::toolchain::cache::Entry;
 pub use http::client;
 use http::{Counted, Retrier};
+pub use sources::{Failed, all_failed, sources};
 
 /// Without a `size` in the lock, no artifact may be larger than this.
 pub const HARD_CAP: u64 = 2 << 30;

@@ -55,17 +55,22 @@ pub fn ensure(
     let mut offline = Vec::new();
     for &index in &missing {
         let entry = &entries[index];
-        let source = fetch::resolve(&entry.artifact.url, settings.mirror.as_deref())?;
-        if settings.offline && matches!(source, Source::Http(_)) {
-            offline.push(entry);
+        let mut list = fetch::sources(&entry.artifact, &settings.mirrors)?;
+        if settings.offline {
+            // Offline, only `file://` sources are tried, in their order.
+            list.retain(|source| matches!(source, Source::File(_)));
+            if list.is_empty() {
+                offline.push(entry);
+            }
         }
-        sources.push(source);
+        sources.push(list);
     }
     if !offline.is_empty() {
         return Err(offline_error(&offline)?);
     }
     let client = if sources
         .iter()
+        .flatten()
         .any(|source| matches!(source, Source::Http(_)))
     {
         Some(fetch::client(settings)?)
@@ -170,7 +175,7 @@ fn offline_error(entries: &[&Entry]) -> Result<anyhow::Error> {
 async fn install_one(
     shared: &Shared,
     entry: &Entry,
-    source: &Source,
+    sources: &[Source],
     force: bool,
 ) -> Result<Outcome> {
     let started = Instant::now();
@@ -203,7 +208,7 @@ async fn install_one(
     let tools = Arc::new(root.create_dir(TOOLS, mode::SHARED_DIR)?);
     let work_name = staging_name(&entry.key);
     let work = Arc::new(staging.create_new_dir(&work_name, mode::PRIVATE_DIR)?);
-    let result = transact(shared, entry, source, &work, &tools).await;
+    let result = transact(shared, entry, sources, &work, &tools).await;
     // Whatever is left in the work directory (a failed build, or the entry it replaced) goes.
     let _ = staging.remove_tree(&work_name);
     drop(lock);
@@ -213,16 +218,85 @@ async fn install_one(
     Ok(Outcome::Installed { bytes, seconds })
 }
 
-/// Download and verify into `work`, then build the entry there and swap it into `tools`. A
-/// tar.gz is unpacked while it downloads; what that writes stays in the private work directory
-/// and is used only once the whole download matched the lock.
+/// Download and verify into `work` from the first source that serves the pinned bytes, then
+/// build the entry there and swap it into `tools`. A source that fails or serves other bytes is
+/// reported and its leftovers removed before the next one starts from scratch.
 async fn transact(
     shared: &Shared,
     entry: &Entry,
-    source: &Source,
+    sources: &[Source],
     work: &Arc<Dir>,
     tools: &Arc<Dir>,
 ) -> Result<u64> {
+    let mut failed = Vec::new();
+    for (index, source) in sources.iter().enumerate() {
+        let fetched = match fetch_from(shared, entry, source, work).await {
+            Ok(fetched) => fetched,
+            Err(error) => {
+                let failure = match error {
+                    Failure::Wrong(failure) => failure,
+                    Failure::Other(error) => fetch::Failed::sort(entry, source, error)?,
+                };
+                // What the unpacker wrote and the download go; the next source starts clean.
+                work.remove_tree(BUILT)?;
+                work.remove_tree(DOWNLOAD)?;
+                if index + 1 < sources.len() {
+                    shared
+                        .output
+                        .warn(&format!("{}; trying the next source", failure.line()));
+                }
+                failed.push(failure);
+                continue;
+            }
+        };
+        let Fetched {
+            size,
+            built,
+            bin,
+            streamed,
+        } = fetched;
+        let entry = entry.clone();
+        let source = source.clone();
+        let work = Arc::clone(work);
+        let tools = Arc::clone(tools);
+        tokio::task::spawn_blocking(move || {
+            build(&entry, &source, &work, (&built, &bin), size, streamed)?;
+            place(&entry, &work, &tools)
+        })
+        .await??;
+        return Ok(size);
+    }
+    Err(fetch::all_failed(entry, failed))
+}
+
+/// A verified download in `work`, and the entry directory it is being unpacked into.
+struct Fetched {
+    size: u64,
+    built: Dir,
+    bin: Dir,
+    streamed: Option<Result<unpack::Unpacked>>,
+}
+
+enum Failure {
+    /// The whole download arrived, with another digest or size than the lock pins.
+    Wrong(fetch::Failed),
+    Other(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(error: anyhow::Error) -> Failure {
+        Failure::Other(error)
+    }
+}
+
+/// One source: download into `work/download`, unpacking a tar.gz into `work/entry` as it
+/// arrives, and check the digest.
+async fn fetch_from(
+    shared: &Shared,
+    entry: &Entry,
+    source: &Source,
+    work: &Dir,
+) -> Result<Fetched, Failure> {
     let download_path = work.join(DOWNLOAD);
     let mut file = work.create_file(DOWNLOAD, mode::SHARED_FILE)?;
     let built = work.create_new_dir(BUILT, mode::PRIVATE_DIR)?;
@@ -255,25 +329,27 @@ async fn transact(
     // Dropping the sink stops an unpacker still waiting for bytes; wait for it even when the
     // download failed, so that nothing writes into the work directory while it is removed.
     let streamed = match unpacking {
-        Some(unpacking) => Some(unpacking.await?),
+        Some(unpacking) => Some(unpacking.await.map_err(anyhow::Error::from)?),
         None => None,
     };
     let downloaded = downloaded?;
-    fetch::check_digest(entry, source, &downloaded)?;
+    if let Err(error) = fetch::check_digest(entry, source, &downloaded) {
+        return Err(Failure::Wrong(fetch::Failed::wrong_digest(
+            entry,
+            source,
+            error,
+            &downloaded.sha256,
+            downloaded.size,
+        )));
+    }
     // A download that started over cut its unpacker off: unpack the finished file instead.
     let streamed = streamed.filter(|_| !restarted);
-
-    let entry = entry.clone();
-    let source = source.clone();
-    let size = downloaded.size;
-    let work = Arc::clone(work);
-    let tools = Arc::clone(tools);
-    tokio::task::spawn_blocking(move || {
-        build(&entry, &source, &work, (&built, &bin), size, streamed)?;
-        place(&entry, &work, &tools)
+    Ok(Fetched {
+        size: downloaded.size,
+        built,
+        bin,
+        streamed,
     })
-    .await??;
-    Ok(size)
 }
 
 /// The name of the download inside a work directory.

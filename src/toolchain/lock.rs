@@ -57,7 +57,11 @@ impl ArchiveKind {
 /// One downloadable artifact: a tool's release for one platform.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Artifact {
+    /// The origin: what a template renders, what `OP_TOOLCHAIN_MIRROR` lays out, what
+    /// DEPENDENCIES.md shows.
     pub url: String,
+    /// Other full URLs of the same bytes, tried in this order before `url`.
+    pub mirrors: Vec<String>,
     /// Lowercase hex SHA-256 of the bytes served at `url`.
     pub sha256: String,
     pub archive: ArchiveKind,
@@ -422,18 +426,19 @@ fn parse_tool(name: &str, tool: &toml::Table) -> Result<Tool, String> {
 
 fn parse_artifact(entry: &toml::Table) -> Result<Artifact, String> {
     for key in entry.keys() {
-        if !["url", "sha256", "archive", "bin", "size", "evidence"].contains(&key.as_str()) {
+        if ![
+            "url", "mirrors", "sha256", "archive", "bin", "size", "evidence",
+        ]
+        .contains(&key.as_str())
+        {
             return Err(format!(
-                "unknown field `{key}`; expected `url`, `sha256`, `archive`, `bin`, `size` and `evidence`"
+                "unknown field `{key}`; expected `url`, `mirrors`, `sha256`, `archive`, `bin`, `size` and `evidence`"
             ));
         }
     }
     let url = required_string(entry, "url")?;
-    if !(url.starts_with("https://") || url.starts_with("http://") || url.starts_with("file://")) {
-        return Err(format!(
-            "field `url`: {url:?} must start with https://, http:// or file://"
-        ));
-    }
+    check_scheme("url", &url)?;
+    let mirrors = parse_mirrors(entry, &url)?;
     let sha256 = required_string(entry, "sha256")?;
     if let Some(problem) = not_hex64(&sha256) {
         return Err(format!(
@@ -486,12 +491,51 @@ fn parse_artifact(entry: &toml::Table) -> Result<Artifact, String> {
         .transpose()?;
     Ok(Artifact {
         url,
+        mirrors,
         sha256,
         archive,
         bin,
         size,
         evidence,
     })
+}
+
+fn check_scheme(field: &str, url: &str) -> Result<(), String> {
+    if url.starts_with("https://") || url.starts_with("http://") || url.starts_with("file://") {
+        return Ok(());
+    }
+    Err(format!(
+        "field `{field}`: {:?} must start with https://, http:// or file://",
+        crate::redact::url(url)
+    ))
+}
+
+/// `mirrors = ["https://mirror.internal/…", …]`: full URLs of the artifact's bytes, each listed
+/// once and none the `url` itself.
+fn parse_mirrors(entry: &toml::Table, url: &str) -> Result<Vec<String>, String> {
+    let Some(value) = entry.get("mirrors") else {
+        return Ok(Vec::new());
+    };
+    let Value::Array(items) = value else {
+        return Err(format!(
+            "field `mirrors`: expected an array of URLs, got {value}"
+        ));
+    };
+    let mut mirrors: Vec<String> = Vec::with_capacity(items.len());
+    for item in items {
+        let Value::String(mirror) = item else {
+            return Err(format!("field `mirrors`: expected URL strings, got {item}"));
+        };
+        check_scheme("mirrors", mirror)?;
+        if mirror == url || mirrors.contains(mirror) {
+            return Err(format!(
+                "field `mirrors`: {:?} is listed twice (every source once; `url` is tried last)",
+                crate::redact::url(mirror)
+            ));
+        }
+        mirrors.push(mirror.clone());
+    }
+    Ok(mirrors)
 }
 
 /// A relative path with `/` separators, no empty, `.` or `..` components and no drive prefix.
@@ -623,6 +667,48 @@ bin = "demo"
         Lock::parse(text, Origin::File("locks/t.lock".into()))
             .unwrap_err()
             .to_string()
+    }
+
+    #[test]
+    fn mirrors_are_optional_ordered_urls_tried_before_url() {
+        let lock = Lock::parse(GOOD, Origin::Embedded).unwrap();
+        assert!(lock.tools[0].platforms["linux-amd64"].mirrors.is_empty());
+        let text = GOOD.replace(
+            "archive = ",
+            "mirrors = [\n  \"https://mirror.internal/demo.tar.gz\",\n  \"file:///srv/m/demo.tar.gz\",\n]\narchive = ",
+        );
+        let lock = Lock::parse(&text, Origin::Embedded).unwrap();
+        let artifact = &lock.tools[0].platforms["linux-amd64"];
+        assert_eq!(artifact.url, "https://example.com/demo.tar.gz");
+        assert_eq!(
+            artifact.mirrors,
+            [
+                "https://mirror.internal/demo.tar.gz",
+                "file:///srv/m/demo.tar.gz"
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_mirrors_are_refused_with_the_field_named() {
+        let with = |value: &str| {
+            error_of(&GOOD.replace("archive = ", &format!("mirrors = {value}\narchive = ")))
+        };
+        for (value, expected) in [
+            ("\"https://m/x\"", "expected an array of URLs"),
+            ("[1]", "expected URL strings"),
+            ("[\"ftp://m/x\"]", "must start with https://"),
+            ("[\"https://m/x\", \"https://m/x\"]", "listed twice"),
+            ("[\"https://example.com/demo.tar.gz\"]", "listed twice"),
+        ] {
+            let error = with(value);
+            assert!(
+                error.contains("field `mirrors`") && error.contains(expected),
+                "{value}: {error}"
+            );
+        }
+        let error = with("[\"https://user:pw-secret@m/x\", \"https://user:pw-secret@m/x\"]");
+        assert!(!error.contains("pw-secret"), "{error}");
     }
 
     #[test]

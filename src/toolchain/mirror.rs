@@ -173,12 +173,20 @@ pub fn export(
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut manifest = read_manifest(dir)?.unwrap_or_default();
     manifest.schema = 1;
-    let sources: Vec<Source> = entries
+    // Each artifact's sources in the order `install` tries them (offline: the `file://` ones).
+    let sources: Vec<Vec<Source>> = entries
         .iter()
-        .map(|entry| fetch::resolve(&entry.artifact.url, settings.mirror.as_deref()))
+        .map(|entry| {
+            let mut list = fetch::sources(&entry.artifact, &settings.mirrors)?;
+            if settings.offline {
+                list.retain(|source| matches!(source, Source::File(_)));
+            }
+            Ok(list)
+        })
         .collect::<Result<_>>()?;
     let needs_network = sources
         .iter()
+        .flatten()
         .any(|source| matches!(source, Source::Http(_)));
     let client = if needs_network && !settings.offline {
         Some(fetch::client(settings)?)
@@ -212,7 +220,7 @@ pub fn export(
                         entry.label()
                     ));
                 }
-                if settings.offline && matches!(source, Source::Http(_)) {
+                if source.is_empty() {
                     outcome = Err(OpError::new(
                         Code::Offline,
                         format!("{}: not in the mirror and OP_OFFLINE is set", entry.label()),
@@ -221,7 +229,7 @@ pub fn export(
                     break;
                 }
                 fetched += 1;
-                let fetch = fetch_into(client.as_ref(), settings, output, entry, source, &path);
+                let fetch = fetch_any(client.as_ref(), settings, output, entry, source, &path);
                 match runtime.block_on(fetch) {
                     Ok(size) => size,
                     Err(error) => {
@@ -267,6 +275,32 @@ pub fn export(
 }
 
 /// Downloads into a temp file beside `path`, verifies it against the lock, renames it in place.
+/// [`fetch_into`] from the first of `sources` that serves the pinned bytes; each that fails is
+/// reported and skipped.
+async fn fetch_any(
+    client: Option<&reqwest::Client>,
+    settings: &ToolchainSettings,
+    output: &Output,
+    entry: &Entry,
+    sources: &[Source],
+    path: &Path,
+) -> Result<u64> {
+    let mut failed = Vec::new();
+    for (index, source) in sources.iter().enumerate() {
+        match fetch_into(client, settings, output, entry, source, path).await {
+            Ok(size) => return Ok(size),
+            Err(error) => {
+                let failure = fetch::Failed::sort(entry, source, error)?;
+                if index + 1 < sources.len() {
+                    output.warn(&format!("{}; trying the next source", failure.line()));
+                }
+                failed.push(failure);
+            }
+        }
+    }
+    Err(fetch::all_failed(entry, failed))
+}
+
 async fn fetch_into(
     client: Option<&reqwest::Client>,
     settings: &ToolchainSettings,

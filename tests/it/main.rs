@@ -48,6 +48,7 @@ mod toolchain_commands;
 mod toolchain_concurrency;
 mod toolchain_deadline;
 mod toolchain_exec;
+mod toolchain_fallback;
 mod toolchain_hostile;
 mod toolchain_install;
 mod toolchain_integrity;
