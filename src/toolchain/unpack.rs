@@ -239,7 +239,10 @@ fn extract_zip(input: File, bin: &str, dest: &Path) -> Result<Unpacked> {
         let entry = archive
             .by_index_raw(index)
             .map_err(|error| UnpackError::Corrupt(error.to_string()))?;
-        let raw = entry.name().to_string();
+        let raw = entry
+            .name()
+            .map_err(|error| UnpackError::Corrupt(error.to_string()))?
+            .to_string();
         let name = entry_path(&raw)?;
         records.insert(entry.central_header_start());
         names.insert(raw.clone());
@@ -271,7 +274,10 @@ fn extract_zip(input: File, bin: &str, dest: &Path) -> Result<Unpacked> {
     let mut entry = archive
         .by_index(index)
         .map_err(|error| UnpackError::Corrupt(error.to_string()))?;
-    let raw = entry.name().to_string();
+    let raw = entry
+        .name()
+        .map_err(|error| UnpackError::Corrupt(error.to_string()))?
+        .to_string();
     let is_symlink = entry
         .unix_mode()
         .is_some_and(|mode| mode & 0o170000 == 0o120000);

@@ -190,6 +190,7 @@ pub fn zip_names(bytes: &[u8]) -> Vec<String> {
                 .by_index_raw(index)
                 .expect("zip entry")
                 .name()
+                .expect("zip entry name")
                 .to_string()
         })
         .collect()
