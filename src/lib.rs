@@ -6,6 +6,7 @@ pub mod cli;
 pub mod commands;
 pub mod error;
 pub mod formats;
+pub mod hex;
 pub mod output;
 pub mod pipeline;
 pub mod program;

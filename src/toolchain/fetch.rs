@@ -503,7 +503,7 @@ fn copy_hashed(
     }
     Ok(Downloaded {
         size,
-        sha256: hex::encode(hasher.finalize()),
+        sha256: crate::hex::encode(hasher.finalize()),
     })
 }
 

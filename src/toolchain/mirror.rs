@@ -103,7 +103,7 @@ fn export_proof(entry: &Entry, proof: &Proof, dir: &Path, copy: String) -> Resul
     let bytes = proof
         .read()
         .map_err(|reason| refuse(format!("cannot be read: {reason}")))?;
-    let sha256 = hex::encode(Sha256::digest(&bytes));
+    let sha256 = crate::hex::encode(Sha256::digest(&bytes));
     if sha256 != proof.sha256 {
         return Err(refuse(format!(
             "has sha256 {sha256}, the lock records {}",

@@ -511,7 +511,7 @@ fn copy_to(input: &mut dyn Read, dest: &Path, name: &str) -> Result<Unpacked> {
     }
     Ok(Unpacked {
         size,
-        sha256: hex::encode(hasher.finalize()),
+        sha256: crate::hex::encode(hasher.finalize()),
     })
 }
 
@@ -536,7 +536,7 @@ pub fn hash_reader(mut reader: impl Read, what: &str) -> Result<(u64, String)> {
         size += read as u64;
         hasher.update(&buffer[..read]);
     }
-    Ok((size, hex::encode(hasher.finalize())))
+    Ok((size, crate::hex::encode(hasher.finalize())))
 }
 
 #[cfg(unix)]

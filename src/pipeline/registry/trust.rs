@@ -207,7 +207,7 @@ pub fn default_hosts_file() -> PathBuf {
 pub fn fingerprint(cert: &Path) -> Option<String> {
     std::fs::read(cert)
         .ok()
-        .map(|bytes| hex::encode(Sha256::digest(bytes)))
+        .map(|bytes| crate::hex::encode(Sha256::digest(bytes)))
 }
 
 /// Was exactly this certificate put in the system store already?

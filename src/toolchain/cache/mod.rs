@@ -261,7 +261,7 @@ fn key_of(tool: &str, version: &str, platform: &str, unpacked: [&str; 3]) -> Str
         hasher.update(part.as_bytes());
         hasher.update([0]);
     }
-    let digest = hex::encode(hasher.finalize());
+    let digest = crate::hex::encode(hasher.finalize());
     format!("{tool}-{version}-{platform}-{}", &digest[..12])
 }
 

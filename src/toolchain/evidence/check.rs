@@ -94,7 +94,7 @@ pub fn check_artifact(artifact: &Artifact) -> Result<Result<(), Problem>> {
         Ok(bytes) => bytes,
         Err(reason) => return Ok(Err(fail(format!("the proof cannot be read: {reason}")))),
     };
-    let found = hex::encode(Sha256::digest(&bytes));
+    let found = crate::hex::encode(Sha256::digest(&bytes));
     if found != proof.sha256 {
         return Ok(Err(fail(format!(
             "the proof file has sha256 {found}, the lock records {} (it was changed or replaced)",
@@ -159,7 +159,7 @@ pub(super) fn check_bundle(
     policy: &Policy,
     root: &TrustedRoot,
 ) -> Result<Verified, String> {
-    let signed = hex::encode(&bundle.digest);
+    let signed = crate::hex::encode(&bundle.digest);
     if bundle.digest_algorithm != "SHA2_256" || signed != sha256 {
         return Err(format!(
             "the signature is over {} {signed}, the lock pins sha256 {sha256}",
@@ -236,7 +236,7 @@ fn check_log_entry(bundle: &Bundle, sha256: &str, root: &TrustedRoot) -> Result<
 /// The log entry is signed by a log of the trusted root valid at its integrated time (its
 /// signed entry timestamp).
 pub(super) fn check_timestamp(entry: &bundle::Entry, root: &TrustedRoot) -> Result<(), String> {
-    let log_id = hex::encode(&entry.log_id);
+    let log_id = crate::hex::encode(&entry.log_id);
     let log = root
         .logs
         .iter()

@@ -21,7 +21,7 @@ pub fn verify_signed_checksums(
     root: &TrustedRoot,
 ) -> Result<Verified, String> {
     let bundle = bundle::parse(bundle_bytes)?;
-    let subject = hex::encode(Sha256::digest(checksums));
+    let subject = crate::hex::encode(Sha256::digest(checksums));
     let verified = check_bundle(&bundle, &subject, policy, root)?;
     let listed = listed_digest(checksums, file_name)?;
     if listed != artifact_sha256 {
@@ -93,7 +93,7 @@ pub(super) fn check_stored(
             stored.location()
         )
     })?;
-    let found = hex::encode(Sha256::digest(&checksums));
+    let found = crate::hex::encode(Sha256::digest(&checksums));
     if found != record.subject {
         return Err(format!(
             "the checksums file {} has sha256 {found}, the lock records subject {} (it was changed or replaced)",

@@ -220,7 +220,7 @@ fn check_body(body: &[u8], envelope: &Envelope, leaf: &[u8]) -> Result<(), Strin
             "the log entry records another signature or certificate than the bundle".into(),
         );
     }
-    let payload_sha256 = hex::encode(Sha256::digest(&envelope.payload));
+    let payload_sha256 = crate::hex::encode(Sha256::digest(&envelope.payload));
     let logged_hash = payload_hash["value"].as_str().unwrap_or_default();
     if payload_hash["algorithm"].as_str() != Some("sha256")
         || !logged_hash.eq_ignore_ascii_case(&payload_sha256)

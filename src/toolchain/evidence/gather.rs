@@ -41,7 +41,7 @@ pub struct Gathered {
 
 impl Gathered {
     pub fn proof_sha256(&self) -> String {
-        hex::encode(Sha256::digest(&self.bundle))
+        crate::hex::encode(Sha256::digest(&self.bundle))
     }
 
     /// The files to store beside the lock, by path relative to it (several platforms of one
@@ -319,7 +319,7 @@ fn bundle_json(
     sha256: &str,
     entry: &rekor::Entry,
 ) -> Result<Vec<u8>, String> {
-    let digest = hex::decode(sha256).map_err(|_| format!("{sha256:?} is not hex"))?;
+    let digest = crate::hex::decode(sha256).ok_or_else(|| format!("{sha256:?} is not hex"))?;
     pretty(&json!({
         "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
         "verificationMaterial": {
@@ -342,8 +342,8 @@ fn pretty(bundle: &serde_json::Value) -> Result<Vec<u8>, String> {
 
 /// A log entry as a bundle's `tlogEntries` item.
 fn tlog_entry(entry: &rekor::Entry) -> Result<serde_json::Value, String> {
-    let log_id =
-        hex::decode(&entry.log_id).map_err(|_| format!("log id {:?} is not hex", entry.log_id))?;
+    let log_id = crate::hex::decode(&entry.log_id)
+        .ok_or_else(|| format!("log id {:?} is not hex", entry.log_id))?;
     let body: serde_json::Value = STANDARD
         .decode(entry.body.trim())
         .ok()
@@ -372,9 +372,7 @@ fn tlog_entry(entry: &rekor::Entry) -> Result<serde_json::Value, String> {
 /// when a part is missing. Carried for other verifiers: op checks the signed entry timestamp.
 fn inclusion_proof(proof: &serde_json::Value) -> Option<serde_json::Value> {
     let base64 = |value: &serde_json::Value| -> Option<String> {
-        hex::decode(value.as_str()?)
-            .ok()
-            .map(|bytes| STANDARD.encode(bytes))
+        crate::hex::decode(value.as_str()?).map(|bytes| STANDARD.encode(bytes))
     };
     let hashes: Option<Vec<String>> = proof["hashes"].as_array()?.iter().map(base64).collect();
     Some(json!({

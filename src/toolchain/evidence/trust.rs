@@ -227,7 +227,10 @@ mod tests {
     #[test]
     fn the_embedded_root_is_the_recorded_one_and_parses() {
         use sha2::Digest as _;
-        assert_eq!(hex::encode(sha2::Sha256::digest(EMBEDDED)), EMBEDDED_SHA256);
+        assert_eq!(
+            crate::hex::encode(sha2::Sha256::digest(EMBEDDED)),
+            EMBEDDED_SHA256
+        );
         let root = TrustedRoot::parse(EMBEDDED, "built-in").unwrap();
         assert!(root.authorities.len() >= 2, "{root:?}");
         assert!(

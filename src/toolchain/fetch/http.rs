@@ -422,7 +422,7 @@ pub(super) async fn attempt_get(
     }
     Attempt::Done(Downloaded {
         size,
-        sha256: hex::encode(hasher.finalize()),
+        sha256: crate::hex::encode(hasher.finalize()),
     })
 }
 

@@ -416,7 +416,7 @@ proof_sha256 = "2222222222222222222222222222222222222222222222222222222222222222
         };
         let after = super::super::edit(BEFORE, &[bump(vec![found], None)]).unwrap();
         let (a, b) = ("a".repeat(64), "b".repeat(64));
-        let proof_sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b"{}\n"));
+        let proof_sha256 = crate::hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b"{}\n"));
         let expected = format!(
             r#"schema = 1
 

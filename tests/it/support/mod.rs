@@ -6,6 +6,7 @@
 )]
 
 pub mod archive;
+pub mod hex;
 pub mod kube;
 pub mod lock;
 pub mod registry;
@@ -33,7 +34,7 @@ pub const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 pub const SYSTEM_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
+    crate::support::hex::encode(Sha256::digest(bytes))
 }
 
 /// The platform key of the machine running the tests, as `op` computes it.

@@ -117,7 +117,7 @@ impl Gatherer<'_> {
     async fn signed_checksums(&mut self, at: &Release<'_>) -> Result<(Vec<u8>, Vec<u8>)> {
         let (label, url) = (at.label, at.url);
         let checksums = self.bounded(url, label, MAX_CHECKSUMS).await?;
-        let sha256 = hex::encode(Sha256::digest(&checksums));
+        let sha256 = crate::hex::encode(Sha256::digest(&checksums));
         let (signature_url, certificate_url) =
             detached_urls(at.policy, url, at.version, at.tool, label)?;
         let (bundle, _) = self
@@ -164,7 +164,7 @@ impl Gatherer<'_> {
             ));
         };
         let decoded = |field: &str, text: &str| bundle::decode(field, text).map_err(&unusable);
-        let payload_sha256 = hex::encode(Sha256::digest(decoded("payload", payload)?));
+        let payload_sha256 = crate::hex::encode(Sha256::digest(decoded("payload", payload)?));
         let signature = decoded("sig", sig)?;
 
         let (_, base) = self.log()?;
