@@ -26,7 +26,7 @@ use crate::cli::{Cli, Command};
 use crate::output::Output;
 use crate::toolchain::Toolchain;
 
-/// The whole program; both binaries call this.
+/// The whole program: `op` and its `octopipeline` link (src/main.rs).
 pub fn main() -> ExitCode {
     let args = cli::protect_exec_args(std::env::args_os().collect());
     // `op toolchain exec` of an installed tool: becomes the tool here, or returns.

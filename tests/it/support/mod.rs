@@ -6,7 +6,6 @@
 )]
 
 pub mod archive;
-pub mod hex;
 pub mod kube;
 pub mod lock;
 pub mod registry;
@@ -34,7 +33,7 @@ pub const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 pub const SYSTEM_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    crate::support::hex::encode(Sha256::digest(bytes))
+    op_cli::hex::encode(Sha256::digest(bytes))
 }
 
 /// The platform key of the machine running the tests, as `op` computes it.

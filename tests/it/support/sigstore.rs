@@ -66,13 +66,13 @@ impl Log {
     }
 
     fn spki(&self) -> Vec<u8> {
-        let mut spki = crate::support::hex::decode(P256_SPKI_PREFIX).expect("prefix");
+        let mut spki = op_cli::hex::decode(P256_SPKI_PREFIX).expect("prefix");
         spki.extend_from_slice(self.key.public_key().as_ref());
         spki
     }
 
     fn id(&self) -> Vec<u8> {
-        crate::support::hex::decode(sha256_hex(&self.spki())).expect("hex")
+        op_cli::hex::decode(sha256_hex(&self.spki())).expect("hex")
     }
 
     fn sign(&self, message: &[u8]) -> Vec<u8> {
@@ -174,7 +174,7 @@ impl Sigstore {
             "messageSignature": {
                 "messageDigest": {
                     "algorithm": "SHA2_256",
-                    "digest": STANDARD.encode(crate::support::hex::decode(&signing.digest).expect("hex digest"))
+                    "digest": STANDARD.encode(op_cli::hex::decode(&signing.digest).expect("hex digest"))
                 },
                 "signature": STANDARD.encode(&signed.signature)
             }
@@ -189,7 +189,7 @@ impl Sigstore {
         let entry = json!({
             "body": signed.body,
             "integratedTime": signing.integrated_time,
-            "logID": crate::support::hex::encode(&signed.log_id),
+            "logID": op_cli::hex::encode(&signed.log_id),
             "logIndex": signing.log_index,
             "verification": { "signedEntryTimestamp": STANDARD.encode(&signed.timestamp) }
         });
@@ -264,7 +264,7 @@ impl Sigstore {
         let payload = format!(
             "{{\"body\":\"{body}\",\"integratedTime\":{},\"logID\":\"{}\",\"logIndex\":{}}}",
             signing.integrated_time,
-            crate::support::hex::encode(&log_id),
+            op_cli::hex::encode(&log_id),
             signing.log_index
         );
         let timestamp = self.log.sign(payload.as_bytes());

@@ -93,13 +93,13 @@ impl Instance {
     }
 
     fn log_spki(&self) -> Vec<u8> {
-        let mut spki = crate::support::hex::decode(P256_SPKI_PREFIX).expect("prefix");
+        let mut spki = op_cli::hex::decode(P256_SPKI_PREFIX).expect("prefix");
         spki.extend_from_slice(self.log.public_key().as_ref());
         spki
     }
 
     fn log_id(&self) -> Vec<u8> {
-        crate::support::hex::decode(sha256_hex(&self.log_spki())).expect("hex")
+        op_cli::hex::decode(sha256_hex(&self.log_spki())).expect("hex")
     }
 
     /// The trusted root JSON naming this instance's CA and log (at a dead address).
@@ -174,7 +174,7 @@ impl Instance {
         let payload = format!(
             "{{\"body\":\"{body}\",\"integratedTime\":{},\"logID\":\"{}\",\"logIndex\":{}}}",
             job.integrated_time,
-            crate::support::hex::encode(&log_id),
+            op_cli::hex::encode(&log_id),
             job.log_index
         );
         let timestamp = self
@@ -210,7 +210,7 @@ impl Instance {
         let entry = json!({
             "body": body,
             "integratedTime": job.integrated_time,
-            "logID": crate::support::hex::encode(&log_id),
+            "logID": op_cli::hex::encode(&log_id),
             "logIndex": job.log_index,
             "verification": { "signedEntryTimestamp": STANDARD.encode(timestamp) }
         });
@@ -264,7 +264,7 @@ impl Instance {
             "messageSignature": {
                 "messageDigest": {
                     "algorithm": "SHA2_256",
-                    "digest": STANDARD.encode(crate::support::hex::decode(digest).expect("hex digest"))
+                    "digest": STANDARD.encode(op_cli::hex::decode(digest).expect("hex digest"))
                 },
                 "signature": STANDARD.encode(&signature)
             }
