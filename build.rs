@@ -22,10 +22,11 @@ fn main() {
             .components()
             .map(|part| part.as_os_str().to_str().expect("proof paths are UTF-8"))
             .collect();
+        // Relative to the manifest directory of the crate being compiled, so that an OUT_DIR
+        // reused by another checkout of the same commit never names this one's files.
         table.push_str(&format!(
-            "    ({:?}, include_str!({:?})),\n",
-            key.join("/"),
-            file.display().to_string()
+            "    ({0:?}, include_str!(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/\", {0:?}))),\n",
+            key.join("/")
         ));
     }
     table.push_str("]\n");
