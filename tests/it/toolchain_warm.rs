@@ -9,14 +9,9 @@ use crate::support::archive::marker;
 use crate::support::{Kind, Lock, Pin, TestEnv, dir_names, host_platform};
 use crate::toolchain_install::three_tools;
 
-/// The index file of lock `text` (see `src/toolchain/cache/index.rs`).
+/// The index file of lock `text`: op's own naming (`src/toolchain/cache/index.rs`).
 fn index_name(text: &str) -> String {
-    use std::hash::Hasher;
-    let mut hasher = std::hash::DefaultHasher::new();
-    hasher.write(env!("CARGO_PKG_VERSION").as_bytes());
-    hasher.write_u8(0);
-    hasher.write(text.as_bytes());
-    format!("{:016x}", hasher.finish())
+    op_cli::toolchain::cache::index::name(text)
 }
 
 #[test]
