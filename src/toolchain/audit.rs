@@ -487,13 +487,8 @@ fn report(name: &str, found: &Found, output: &Output, json: bool) {
     }
     let result = if parts.is_empty() {
         format!(
-            "ok, {} {}",
-            crate::output::count(found.matching, "platform"),
-            if found.matching == 1 {
-                "matches"
-            } else {
-                "match"
-            }
+            "ok, {}",
+            agreeing(found.matching, "platform", ("matches", "match"))
         )
     } else {
         format!("{} match, {}", found.matching, parts.join(", "))
@@ -501,57 +496,47 @@ fn report(name: &str, found: &Found, output: &Output, json: bool) {
     say(output, json, &format!("tool: {name}: {result}"));
 }
 
+/// `N noun(s)` and the verb that agrees with N: `(for one, for several)`.
+fn agreeing(n: usize, noun: &str, (one, several): (&str, &str)) -> String {
+    let verb = if n == 1 { one } else { several };
+    format!("{} {verb}", crate::output::count(n, noun))
+}
+
 /// The exit of the whole check: the most severe finding, 3 over 4 over 0.
 fn verdict(total: &Found, output: &Output) -> Result<()> {
-    let mut summary = Vec::new();
-    if total.changed.platforms > 0 {
-        summary.push(format!(
-            "{} {} their published digest (re-uploaded upstream?)",
-            crate::output::count(total.changed.platforms, "asset"),
-            if total.changed.platforms == 1 {
-                "no longer matches"
-            } else {
-                "no longer match"
-            }
-        ));
-    }
-    if total.problems.platforms > 0 {
-        summary.push(format!(
-            "{} {} no usable upstream digest",
-            crate::output::count(total.problems.platforms, "asset"),
-            if total.problems.platforms == 1 {
-                "has"
-            } else {
-                "have"
-            }
-        ));
-    }
-    if total.evidence.platforms > 0 {
-        summary.push(format!(
-            "{} {} supply-chain evidence that does not hold",
-            crate::output::count(total.evidence.platforms, "asset"),
-            if total.evidence.platforms == 1 {
-                "has"
-            } else {
-                "have"
-            }
-        ));
-    }
-    if total.unreachable.platforms > 0 {
-        summary.push(format!(
-            "{} could not be fully checked: a checksum or evidence source could not be read",
-            crate::output::count(total.unreachable.platforms, "asset")
-        ));
-    }
+    let kinds = [
+        (
+            &total.changed,
+            ("no longer matches", "no longer match"),
+            "their published digest (re-uploaded upstream?)",
+        ),
+        (
+            &total.problems,
+            ("has", "have"),
+            "no usable upstream digest",
+        ),
+        (
+            &total.evidence,
+            ("has", "have"),
+            "supply-chain evidence that does not hold",
+        ),
+        (
+            &total.unreachable,
+            ("could", "could"),
+            "not be fully checked: a checksum or evidence source could not be read",
+        ),
+    ];
+    let summary: Vec<String> = kinds
+        .into_iter()
+        .filter(|(findings, _, _)| findings.platforms > 0)
+        .map(|(findings, verb, rest)| {
+            format!("{} {rest}", agreeing(findings.platforms, "asset", verb))
+        })
+        .collect();
     if summary.is_empty() {
         output.info(&format!(
-            "{} {} their upstream checksums",
-            crate::output::count(total.matching, "artifact"),
-            if total.matching == 1 {
-                "matches"
-            } else {
-                "match"
-            }
+            "{} their upstream checksums",
+            agreeing(total.matching, "artifact", ("matches", "match"))
         ));
         return Ok(());
     }
