@@ -251,22 +251,21 @@ fn file_name(url: &str) -> &str {
     path.rsplit('/').next().unwrap_or_default()
 }
 
-fn failed(
-    label: &str,
-    artifact: &Artifact<'_>,
-    found: &str,
-    expected: &str,
-    url: &str,
-) -> anyhow::Error {
-    OpError::new(
-        Code::Integrity,
-        format!(
-            "{label} ({}): the supply-chain evidence does not hold: {found}\n  expected: {expected}\n  evidence: {}",
-            artifact.platform,
-            fetch::redact(url)
-        ),
-    )
-    .into()
+impl Release<'_> {
+    /// The error that says `artifact`'s evidence from this release does not hold: what was
+    /// `found` against what was `expected`.
+    fn failed(&self, artifact: &Artifact<'_>, found: &str, expected: &str) -> anyhow::Error {
+        OpError::new(
+            Code::Integrity,
+            format!(
+                "{} ({}): the supply-chain evidence does not hold: {found}\n  expected: {expected}\n  evidence: {}",
+                self.label,
+                artifact.platform,
+                fetch::redact(self.url)
+            ),
+        )
+        .into()
+    }
 }
 
 fn checksums_record(
@@ -276,14 +275,7 @@ fn checksums_record(
     bundle: &[u8],
     root: &TrustedRoot,
 ) -> Result<Gathered> {
-    let Release {
-        label,
-        tool,
-        version,
-        policy,
-        url,
-    } = *at;
-    let name = file_name(artifact.url);
+    let (name, policy) = (file_name(artifact.url), at.policy);
     let verified: Verified =
         evidence::verify_signed_checksums(bundle, checksums, name, artifact.sha256, policy, root)
             .map_err(|found| {
@@ -292,9 +284,9 @@ fn checksums_record(
                 policy.identity.as_deref().unwrap_or("(any)"),
                 policy.issuer.as_deref().unwrap_or("(any)")
             );
-            failed(label, artifact, &found, &expected, url)
+            at.failed(artifact, &found, &expected)
         })?;
-    let (checksums_path, proof) = evidence::checksums_paths(tool, version);
+    let (checksums_path, proof) = evidence::checksums_paths(at.tool, at.version);
     Ok(Gathered {
         platform: artifact.platform.to_string(),
         kind: Kind::CosignSignedChecksums,
@@ -314,16 +306,9 @@ fn provenance_record(
     bundle: &[u8],
     root: &TrustedRoot,
 ) -> Result<Gathered> {
-    let Release {
-        label,
-        tool,
-        version,
-        policy,
-        url,
-    } = *at;
-    let name = file_name(artifact.url);
+    let (name, policy) = (file_name(artifact.url), at.policy);
     let verified = evidence::verify_provenance(bundle, name, artifact.sha256, policy, root)
-        .map_err(|found| failed(label, artifact, &found, &dsse::expected(policy), url))?;
+        .map_err(|found| at.failed(artifact, &found, &dsse::expected(policy)))?;
     Ok(Gathered {
         platform: artifact.platform.to_string(),
         kind: Kind::SlsaProvenance,
@@ -331,7 +316,7 @@ fn provenance_record(
         identity: Some(verified.identity),
         log_index: verified.log_index,
         integrated_time: verified.integrated_time,
-        proof: evidence::provenance_path(tool, version),
+        proof: evidence::provenance_path(at.tool, at.version),
         bundle: bundle.to_vec(),
         checksums: None,
     })
