@@ -2,6 +2,7 @@
 //! over a file that is there), `op toolchain dir`, and `prune` removing lock files nobody holds.
 
 use std::fs;
+#[cfg(unix)]
 use std::os::unix::fs::symlink;
 use std::time::Duration;
 
@@ -30,6 +31,7 @@ fn install_tags_the_cache_once_and_keeps_a_users_file() {
     assert_eq!(fs::read_to_string(&tag).unwrap(), "mine\n");
 }
 
+#[cfg(unix)]
 #[test]
 fn a_link_named_cachedir_tag_is_not_followed() {
     let (env, _server, _pin) = one_tool();
@@ -65,6 +67,7 @@ fn lock_files(env: &TestEnv) -> Vec<String> {
     crate::support::dir_names(&env.cache().join("locks"))
 }
 
+#[cfg(unix)]
 #[test]
 fn prune_removes_the_lock_files_of_entries_gone_but_not_a_held_one() {
     let (env, server, pin) = one_tool();
@@ -125,6 +128,7 @@ fn prune_removes_the_lock_files_of_entries_gone_but_not_a_held_one() {
     assert!(lock_files(&env).contains(&format!("{key}.lock")));
 }
 
+#[cfg(unix)]
 #[test]
 fn prune_dry_run_and_a_live_entry_keep_their_lock_files() {
     let (env, _server, pin) = one_tool();

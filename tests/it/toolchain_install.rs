@@ -1,6 +1,7 @@
 //! `op toolchain install` happy paths: raw, tar.gz and zip artifacts through an HTTP mirror, an
 //! HTTPS mirror trusted via SSL_CERT_FILE, and a file:// mirror; the cache layout; idempotence.
 
+#[cfg(unix)]
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
@@ -33,7 +34,9 @@ pub fn assert_installed(env: &TestEnv, lock: &Lock) {
             "content of {}",
             bin.display()
         );
+        #[cfg(unix)]
         let mode = std::fs::metadata(&bin).unwrap().permissions().mode();
+        #[cfg(unix)]
         assert_eq!(
             mode & 0o111,
             0o111,

@@ -6,6 +6,7 @@
 )]
 
 pub mod archive;
+pub mod fixture_exe;
 pub mod kube;
 pub mod lock;
 pub mod registry;
@@ -30,10 +31,31 @@ pub use server::{Reply, Route, Server};
 pub const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// A PATH that holds the system tools and nothing from the developer's shell.
+#[cfg(unix)]
 pub const SYSTEM_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+/// A PATH that holds the system tools and nothing from the developer's shell.
+#[cfg(windows)]
+pub const SYSTEM_PATH: &str = r"C:\Windows\system32;C:\Windows";
+
+/// The separator of PATH's entries on this host.
+pub const PATH_SEPARATOR: char = if cfg!(windows) { ';' } else { ':' };
+
+/// `name` as this host names an executable (`name.exe` on Windows).
+pub fn exe(name: &str) -> String {
+    format!("{name}{}", std::env::consts::EXE_SUFFIX)
+}
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
     op_cli::hex::encode(Sha256::digest(bytes))
+}
+
+/// A `file://` URL of `path` (`file:///C:/...` on Windows).
+pub fn file_url(path: &Path) -> String {
+    if cfg!(windows) {
+        format!("file:///{}", path.display().to_string().replace('\\', "/"))
+    } else {
+        format!("file://{}", path.display())
+    }
 }
 
 /// The platform key of the machine running the tests, as `op` computes it.
@@ -43,6 +65,7 @@ pub fn host_platform() -> &'static str {
         ("linux", "aarch64") => "linux-arm64",
         ("macos", "x86_64") => "darwin-amd64",
         ("macos", "aarch64") => "darwin-arm64",
+        ("windows", "x86_64") => "windows-amd64",
         (os, arch) => panic!("no platform key for {os}/{arch}"),
     }
 }
@@ -258,6 +281,16 @@ impl TestEnv {
             .env("HTTPS_PROXY", "http://127.0.0.1:9")
             .env("NO_PROXY", "127.0.0.1,localhost")
             .current_dir(&self.cwd);
+        if cfg!(windows) {
+            // Windows programs need these (Winsock fails to start without SystemRoot; temp
+            // files go to TEMP); USERPROFILE is HOME's counterpart.
+            for key in ["SystemRoot", "SystemDrive", "windir", "TEMP", "TMP"] {
+                if let Some(value) = std::env::var_os(key) {
+                    command.env(key, value);
+                }
+            }
+            command.env("USERPROFILE", self.home());
+        }
         for (key, value) in &self.vars {
             match value {
                 Some(value) => command.env(key, value),
@@ -278,13 +311,16 @@ impl TestEnv {
     }
 
     /// Runs `op` as the packages install its second name: through a symbolic link called
-    /// `octopipeline` (there is no second binary).
+    /// `octopipeline` (there is no second binary); on Windows, a copy `octopipeline.exe`.
     pub fn octopipeline(&self, args: &[&str]) -> Run {
-        let link = self.root().join("names").join("octopipeline");
+        let link = self.root().join("names").join(exe("octopipeline"));
         if !link.exists() {
             std::fs::create_dir_all(link.parent().expect("a parent")).expect("create names/");
-            std::os::unix::fs::symlink(assert_cmd::cargo::cargo_bin!("op"), &link)
-                .expect("link octopipeline to op");
+            let op = assert_cmd::cargo::cargo_bin!("op");
+            #[cfg(unix)]
+            std::os::unix::fs::symlink(op, &link).expect("link octopipeline to op");
+            #[cfg(not(unix))]
+            std::fs::copy(op, &link).expect("copy op to octopipeline.exe");
         }
         self.run(&link, args, None)
     }
