@@ -109,14 +109,17 @@ impl Dir {
         }
         #[cfg(not(any(target_os = "linux", target_os = "android")))]
         {
+            // Windows flushes only through a handle with write access, which a directory
+            // handle cannot have; NTFS journals the directory entries a rename changes.
+            // https://learn.microsoft.com/en-us/windows/win32/api/fileapi/nf-fileapi-flushfilebuffers
             for path in files {
-                match File::open(path) {
+                match File::options().read(true).write(cfg!(windows)).open(path) {
                     Ok(file) => file.sync_all()?,
                     Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
                     Err(error) => return Err(error),
                 }
             }
-            for dir in dirs {
+            for dir in dirs.iter().filter(|_| !cfg!(windows)) {
                 dir.handle.sync_all()?;
             }
             Ok(())
