@@ -4,9 +4,12 @@
 use std::fs;
 #[cfg(unix)]
 use std::os::unix::fs::symlink;
+#[cfg(unix)]
 use std::time::Duration;
 
-use crate::support::{Kind, Lock, Pin, TestEnv, host_platform, wait_until};
+use crate::support::{Kind, Lock, Pin, TestEnv};
+#[cfg(unix)]
+use crate::support::{host_platform, wait_until};
 
 const SIGNATURE: &str = "Signature: 8a477f597d28d172789f06886806bc55";
 
@@ -62,6 +65,7 @@ fn toolchain_dir_prints_the_cache_directory_op_cache_dir_names() {
     assert!(!other.exists(), "printing the directory creates nothing");
 }
 
+#[cfg(unix)]
 /// `locks/` names in the cache.
 fn lock_files(env: &TestEnv) -> Vec<String> {
     crate::support::dir_names(&env.cache().join("locks"))

@@ -1,12 +1,15 @@
 //! `-q/--quiet`, `-v/--verbose`, `--color` with `NO_COLOR` and `CLICOLOR_FORCE`, and an
 //! interrupted download that says so.
 
+#[cfg(unix)]
 use std::time::Duration;
 
 #[cfg(unix)]
 use rustix::process::{Pid, Signal, kill_process};
 
-use crate::support::{Kind, Lock, Pin, Reply, Route, TestEnv, wait_until};
+#[cfg(unix)]
+use crate::support::wait_until;
+use crate::support::{Kind, Lock, Pin, Reply, Route, TestEnv};
 use crate::toolchain_install::three_tools;
 
 const ESCAPE: &str = "\x1b[";

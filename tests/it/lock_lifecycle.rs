@@ -199,7 +199,7 @@ fn serve_dir(server: &Server, dir: &Path) {
             .strip_prefix(dir)
             .unwrap()
             .to_string_lossy()
-            .into_owned();
+            .replace('\\', "/");
         server.route(
             &format!("/{relative}"),
             Route::new(std::fs::read(&path).unwrap()),

@@ -159,7 +159,14 @@ fn env_for_fish_and_powershell_names_every_bin_dir() {
         let run = env.op(&["toolchain", "env", "--shell", shell]);
         run.success();
         for dir in bin_dirs(&env, &lock) {
-            run.stdout_has(&dir);
+            // fish's single quotes and sh's double quotes take a backslash (of a Windows
+            // path) doubled.
+            let quoted = if shell != "powershell" {
+                dir.replace('\\', "\\\\")
+            } else {
+                dir
+            };
+            run.stdout_has(&quoted);
         }
     }
 }

@@ -79,6 +79,16 @@ pub fn other_platform() -> &'static str {
     }
 }
 
+/// A platform key that is neither the host's nor [`other_platform`]: `windows-amd64` (a zip
+/// and `.exe` platform) unless that is the host.
+pub fn third_platform() -> &'static str {
+    if host_platform() == "windows-amd64" {
+        "linux-arm64"
+    } else {
+        "windows-amd64"
+    }
+}
+
 /// Polls `condition` every 20 ms until it holds or `timeout` passes; returns whether it held.
 pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
@@ -96,8 +106,18 @@ pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> boo
 /// Sets the modification time of `path` (a file or directory) to `ago` before now: op records
 /// an entry's last use there.
 pub fn age(path: &Path, ago: Duration) {
-    let file =
-        fs::File::open(path).unwrap_or_else(|error| panic!("open {}: {error}", path.display()));
+    let mut options = fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(windows)]
+    {
+        // Windows opens a directory only with FILE_FLAG_BACKUP_SEMANTICS, and sets its times
+        // through FILE_WRITE_ATTRIBUTES.
+        use std::os::windows::fs::OpenOptionsExt;
+        options.access_mode(0x80 | 0x100).custom_flags(0x0200_0000);
+    }
+    let file = options
+        .open(path)
+        .unwrap_or_else(|error| panic!("open {}: {error}", path.display()));
     let when = std::time::SystemTime::now() - ago;
     file.set_times(fs::FileTimes::new().set_modified(when).set_accessed(when))
         .unwrap_or_else(|error| panic!("set the times of {}: {error}", path.display()));
@@ -249,9 +269,12 @@ impl TestEnv {
         self.write_file("work/toolchain.lock", &lock.text())
     }
 
-    /// Writes `text` at `relative` under the temp root (creating parents); returns the path.
+    /// Writes `text` at `relative` (`/`-separated) under the temp root (creating parents);
+    /// returns the path, spelled with this host's separator.
     pub fn write_file(&self, relative: &str, text: &str) -> PathBuf {
-        let path = self.root().join(relative);
+        let path = relative
+            .split('/')
+            .fold(self.root().to_path_buf(), |path, part| path.join(part));
         fs::create_dir_all(path.parent().expect("a parent")).expect("create parent dir");
         fs::write(&path, text).expect("write file");
         path
@@ -525,7 +548,18 @@ impl Spawned {
             }
             if Instant::now() >= deadline {
                 let _ = self.child.kill();
-                break self.child.wait().expect("reap child");
+                let status = self.child.wait().expect("reap child");
+                // Killed: no exit code, on Windows as on Unix.
+                if cfg!(windows) {
+                    return Run {
+                        args: self.args.clone(),
+                        code: None,
+                        stdout: fs::read_to_string(&self.out).unwrap_or_default(),
+                        stderr: fs::read_to_string(&self.err).unwrap_or_default(),
+                        elapsed: self.started.elapsed(),
+                    };
+                }
+                break status;
             }
             std::thread::sleep(Duration::from_millis(20));
         };
@@ -538,10 +572,16 @@ impl Spawned {
         }
     }
 
-    /// SIGKILL, then reap.
+    /// SIGKILL (TerminateProcess on Windows), then reap. A run that was still going when
+    /// killed has no exit code, as on Unix (Windows would report 1).
     pub fn kill(mut self) -> Run {
+        let running = matches!(self.child.try_wait(), Ok(None));
         let _ = self.child.kill();
-        self.wait(Duration::from_secs(10))
+        let mut run = self.wait(Duration::from_secs(10));
+        if running && cfg!(windows) {
+            run.code = None;
+        }
+        run
     }
 }
 
