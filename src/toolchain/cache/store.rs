@@ -703,16 +703,20 @@ mod imp {
         }
 
         pub fn create_dir(&self, name: &str, _mode_bits: u32) -> Result<Dir> {
-            if self.kind(name)?.is_none() {
-                std::fs::create_dir(self.join(name)).map_err(|error| {
-                    super::super::unwritable(
+            // Another thread or op may create it first: what is there is then checked by
+            // `open_dir` (a directory, not a link), as on Unix.
+            match std::fs::create_dir(self.join(name)) {
+                Ok(()) => {}
+                Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(error) => {
+                    return Err(super::super::unwritable(
                         format!(
                             "cannot create cache directory {}",
                             self.join(name).display()
                         ),
                         error,
-                    )
-                })?;
+                    ));
+                }
             }
             self.open_dir(name)?.ok_or_else(|| {
                 anyhow::anyhow!("{} vanished while op created it", self.join(name).display())
