@@ -23,6 +23,7 @@ mod evidence;
 mod evidence_kinds;
 mod evidence_update;
 mod evidence_update_kinds;
+mod fixture_tool;
 #[cfg(unix)]
 mod inputs_bounded;
 mod lock_lifecycle;

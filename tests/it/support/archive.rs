@@ -25,9 +25,7 @@ pub fn fixture_script(tool: &str, exit_code: i32) -> Vec<u8> {
 /// See the Unix version: the compiled fixture program, its trailer naming `tool` and `exit_code`.
 #[cfg(not(unix))]
 pub fn fixture_script(tool: &str, exit_code: i32) -> Vec<u8> {
-    let mut bytes = super::fixture_exe::bytes().to_vec();
-    bytes.extend_from_slice(format!("\n#op-it-fixture:{tool}:{exit_code}\n").as_bytes());
-    bytes
+    super::fixture_exe::with_trailer(tool, exit_code)
 }
 
 /// The first line a fixture tool prints.

@@ -24,6 +24,14 @@ pub fn bytes() -> &'static [u8] {
     })
 }
 
+/// The fixture program standing in for `tool`, exiting `exit_code` unless `FIXTURE_EXIT` says
+/// otherwise: its bytes and the trailer it reads back.
+pub fn with_trailer(tool: &str, exit_code: i32) -> Vec<u8> {
+    let mut program = bytes().to_vec();
+    program.extend_from_slice(format!("\n#op-it-fixture:{tool}:{exit_code}\n").as_bytes());
+    program
+}
+
 fn compile() -> Vec<u8> {
     let dir = tempfile::Builder::new()
         .prefix("op-it-fixture-")
