@@ -5,7 +5,8 @@
 //! Unix and a small compiled program on Windows (`support::fixture_exe`). What is inherently
 //! Unix is gated with `#[cfg(unix)]`: links, modes and owners, signals, FIFOs and devices, the
 //! shells `op toolchain env` speaks to, and the pipeline modules, whose fixture peers (skaffold,
-//! docker, kubectl, a registry) are shell scripts and Unix services.
+//! docker, kubectl, a registry) are shell scripts and Unix services, with the modules built on
+//! their test bed (`inputs_bounded`, `secrets`).
 
 mod support;
 
@@ -13,7 +14,6 @@ mod cache_hostile;
 mod cache_lifecycle;
 mod cache_tag;
 mod cli_errors;
-#[cfg(unix)]
 mod cli_github;
 mod cli_help;
 mod cli_json;
