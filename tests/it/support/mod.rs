@@ -7,6 +7,7 @@
 
 pub mod archive;
 pub mod fixture_exe;
+pub mod host;
 pub mod kube;
 pub mod lock;
 pub mod registry;
@@ -24,69 +25,16 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
+// All of it: the torture suite, which shares this harness, uses only some.
+pub use host::*;
 pub use lock::{Artifact, Kind, Lock, Pin};
 pub use server::{Reply, Route, Server};
 
 /// The longest any single `op` run may take before the test calls it hung.
 pub const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// A PATH that holds the system tools and nothing from the developer's shell.
-#[cfg(unix)]
-pub const SYSTEM_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
-/// A PATH that holds the system tools and nothing from the developer's shell.
-#[cfg(windows)]
-pub const SYSTEM_PATH: &str = r"C:\Windows\system32;C:\Windows";
-
-/// The separator of PATH's entries on this host.
-pub const PATH_SEPARATOR: char = if cfg!(windows) { ';' } else { ':' };
-
-/// `name` as this host names an executable (`name.exe` on Windows).
-pub fn exe(name: &str) -> String {
-    format!("{name}{}", std::env::consts::EXE_SUFFIX)
-}
-
 pub fn sha256_hex(bytes: &[u8]) -> String {
     op_cli::hex::encode(Sha256::digest(bytes))
-}
-
-/// A `file://` URL of `path` (`file:///C:/...` on Windows).
-pub fn file_url(path: &Path) -> String {
-    if cfg!(windows) {
-        format!("file:///{}", path.display().to_string().replace('\\', "/"))
-    } else {
-        format!("file://{}", path.display())
-    }
-}
-
-/// The platform key of the machine running the tests, as `op` computes it.
-pub fn host_platform() -> &'static str {
-    match (std::env::consts::OS, std::env::consts::ARCH) {
-        ("linux", "x86_64") => "linux-amd64",
-        ("linux", "aarch64") => "linux-arm64",
-        ("macos", "x86_64") => "darwin-amd64",
-        ("macos", "aarch64") => "darwin-arm64",
-        ("windows", "x86_64") => "windows-amd64",
-        (os, arch) => panic!("no platform key for {os}/{arch}"),
-    }
-}
-
-/// A platform key that is not the host's.
-pub fn other_platform() -> &'static str {
-    if host_platform() == "darwin-arm64" {
-        "linux-amd64"
-    } else {
-        "darwin-arm64"
-    }
-}
-
-/// A platform key that is neither the host's nor [`other_platform`]: `windows-amd64` (a zip
-/// and `.exe` platform) unless that is the host.
-pub fn third_platform() -> &'static str {
-    if host_platform() == "windows-amd64" {
-        "linux-arm64"
-    } else {
-        "windows-amd64"
-    }
 }
 
 /// Polls `condition` every 20 ms until it holds or `timeout` passes; returns whether it held.
@@ -542,30 +490,26 @@ impl Spawned {
     /// Waits (bounded by `timeout`, then kills) and returns the run.
     pub fn wait(mut self, timeout: Duration) -> Run {
         let deadline = Instant::now() + timeout;
+        let mut killed = false;
         let status = loop {
             if let Some(status) = self.child.try_wait().expect("poll child") {
                 break status;
             }
             if Instant::now() >= deadline {
                 let _ = self.child.kill();
-                let status = self.child.wait().expect("reap child");
-                // Killed: no exit code, on Windows as on Unix.
-                if cfg!(windows) {
-                    return Run {
-                        args: self.args.clone(),
-                        code: None,
-                        stdout: fs::read_to_string(&self.out).unwrap_or_default(),
-                        stderr: fs::read_to_string(&self.err).unwrap_or_default(),
-                        elapsed: self.started.elapsed(),
-                    };
-                }
-                break status;
+                killed = true;
+                break self.child.wait().expect("reap child");
             }
             std::thread::sleep(Duration::from_millis(20));
         };
         Run {
             args: self.args.clone(),
-            code: status.code(),
+            // Killed: no exit code, on Windows (where TerminateProcess leaves 1) as on Unix.
+            code: if killed && cfg!(windows) {
+                None
+            } else {
+                status.code()
+            },
             stdout: fs::read_to_string(&self.out).unwrap_or_default(),
             stderr: fs::read_to_string(&self.err).unwrap_or_default(),
             elapsed: self.started.elapsed(),
