@@ -10,10 +10,15 @@ use std::process::Command;
 use anyhow::Result;
 
 use crate::error::{ChildExit, Code, OpError};
+#[cfg(unix)]
 use crate::settings::ToolchainSettings;
+#[cfg(unix)]
 use crate::toolchain::cache::index::Index;
+#[cfg(unix)]
 use crate::toolchain::cache::{Cache, State, TOOLS};
+#[cfg(unix)]
 use crate::toolchain::lock::Lock;
+#[cfg(unix)]
 use crate::toolchain::{Toolchain, platform, starts};
 
 /// Runs `launch` (an `exec` or a spawn of `exe`). When it fails because `exe` is gone (another

@@ -4,6 +4,7 @@
 //! did not verify, and says which path is wrong (exit 2).
 
 use std::fs;
+#[cfg(unix)]
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
 
@@ -42,7 +43,10 @@ fn precious(env: &TestEnv, name: &str) -> PathBuf {
 fn assert_intact(dir: &Path) {
     let mut found: Vec<String> = walk(dir)
         .iter()
-        .map(|path| path.strip_prefix(dir).unwrap().display().to_string())
+        .map(|path| {
+            let relative = path.strip_prefix(dir).unwrap().display().to_string();
+            relative.replace(std::path::MAIN_SEPARATOR, "/")
+        })
         .collect();
     found.sort();
     assert_eq!(
@@ -65,6 +69,7 @@ fn assert_intact(dir: &Path) {
     );
 }
 
+#[cfg(unix)]
 #[test]
 fn a_staging_dir_that_is_a_link_is_refused_and_what_it_points_to_survives() {
     let (lock, _) = one_tool();
@@ -99,6 +104,7 @@ fn a_staging_dir_that_is_a_link_is_refused_and_what_it_points_to_survives() {
     assert_intact(&docs);
 }
 
+#[cfg(unix)]
 #[test]
 fn a_tools_dir_that_is_a_link_is_refused_by_every_command() {
     let (env, _server, _pin) = installed();
@@ -121,6 +127,7 @@ fn a_tools_dir_that_is_a_link_is_refused_by_every_command() {
     }
 }
 
+#[cfg(unix)]
 #[test]
 fn a_lock_file_that_is_a_link_is_neither_followed_nor_truncated() {
     let (lock, pin) = one_tool();
@@ -140,6 +147,7 @@ fn a_lock_file_that_is_a_link_is_neither_followed_nor_truncated() {
     assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
 }
 
+#[cfg(unix)]
 /// A copy of the installed entry elsewhere, its executable swapped for a same-size program
 /// that leaves `ran` behind when run.
 fn planted_copy(env: &TestEnv, pin: &Pin) -> (PathBuf, PathBuf) {
@@ -162,6 +170,7 @@ fn planted_copy(env: &TestEnv, pin: &Pin) -> (PathBuf, PathBuf) {
     (planted, ran)
 }
 
+#[cfg(unix)]
 #[test]
 fn an_entry_that_is_a_link_is_never_run() {
     let (env, _server, pin) = installed();
@@ -182,6 +191,7 @@ fn an_entry_that_is_a_link_is_never_run() {
     );
 }
 
+#[cfg(unix)]
 #[test]
 fn a_cache_others_can_write_is_refused_with_the_fix() {
     let (env, _server, pin) = installed();
@@ -212,11 +222,13 @@ fn a_cache_others_can_write_is_refused_with_the_fix() {
         .stdout_has(&marker("fixture-tool"));
 }
 
+#[cfg(unix)]
 /// Whether the tests run as root (CI does): only root can give files to another user.
 fn root() -> bool {
     rustix::process::geteuid().is_root()
 }
 
+#[cfg(unix)]
 #[test]
 fn a_cache_or_entry_of_another_user_is_refused() {
     if !root() {
@@ -252,6 +264,7 @@ fn a_cache_or_entry_of_another_user_is_refused() {
     );
 }
 
+#[cfg(unix)]
 #[test]
 fn what_op_creates_is_writable_only_by_its_user_whatever_the_umask() {
     let (lock, _) = one_tool();
@@ -278,6 +291,7 @@ fn what_op_creates_is_writable_only_by_its_user_whatever_the_umask() {
     env.op(&["toolchain", "exec", "fixture-tool"]).success();
 }
 
+#[cfg(unix)]
 #[test]
 fn a_receipt_that_is_a_fifo_or_endless_fails_at_once_naming_it() {
     let (env, _server, pin) = installed();

@@ -4,6 +4,7 @@
 
 use std::fs;
 use std::io::Write;
+#[cfg(unix)]
 use std::os::unix::fs::PermissionsExt;
 
 use crate::support::archive::{Entry, fixture_script, marker, tar_gz};
@@ -95,7 +96,14 @@ fn install_force_keeps_the_good_copy_when_no_new_one_can_be_had() {
 
 /// Overwrites `path` (a read-only file of op's) with `bytes`.
 fn overwrite(path: &std::path::Path, bytes: &[u8]) {
+    #[cfg(unix)]
     fs::set_permissions(path, fs::Permissions::from_mode(0o644)).unwrap();
+    #[cfg(windows)]
+    {
+        let mut permissions = fs::metadata(path).unwrap().permissions();
+        permissions.set_readonly(false);
+        fs::set_permissions(path, permissions).unwrap();
+    }
     fs::write(path, bytes).unwrap();
 }
 
@@ -223,11 +231,12 @@ fn an_entry_of_the_earlier_layout_is_reinstalled_under_its_new_key_then_pruned()
     let legacy = env.cache().join("tools").join(&legacy_name);
     fs::create_dir_all(legacy.join("bin")).unwrap();
     let script = fixture_script("fixture-tool", 0);
-    fs::write(legacy.join("bin/fixture-tool"), &script).unwrap();
+    let exe = crate::support::exe("fixture-tool");
+    fs::write(legacy.join("bin").join(&exe), &script).unwrap();
     let receipt = serde_json::json!({
         "tool": pin.tool, "version": pin.version, "platform": host_platform(),
         "url": artifact.url, "source": artifact.url, "sha256": artifact.sha256,
-        "size": artifact.body.len(), "bin": "bin/fixture-tool",
+        "size": artifact.body.len(), "bin": format!("bin/{exe}"),
         "bin_sha256": crate::support::sha256_hex(&script), "bin_size": script.len(),
         "installed_at": 1,
     });

@@ -2,10 +2,14 @@
 //! over a file that is there), `op toolchain dir`, and `prune` removing lock files nobody holds.
 
 use std::fs;
+#[cfg(unix)]
 use std::os::unix::fs::symlink;
+#[cfg(unix)]
 use std::time::Duration;
 
-use crate::support::{Kind, Lock, Pin, TestEnv, host_platform, wait_until};
+use crate::support::{Kind, Lock, Pin, TestEnv};
+#[cfg(unix)]
+use crate::support::{host_platform, wait_until};
 
 const SIGNATURE: &str = "Signature: 8a477f597d28d172789f06886806bc55";
 
@@ -30,6 +34,7 @@ fn install_tags_the_cache_once_and_keeps_a_users_file() {
     assert_eq!(fs::read_to_string(&tag).unwrap(), "mine\n");
 }
 
+#[cfg(unix)]
 #[test]
 fn a_link_named_cachedir_tag_is_not_followed() {
     let (env, _server, _pin) = one_tool();
@@ -60,11 +65,13 @@ fn toolchain_dir_prints_the_cache_directory_op_cache_dir_names() {
     assert!(!other.exists(), "printing the directory creates nothing");
 }
 
+#[cfg(unix)]
 /// `locks/` names in the cache.
 fn lock_files(env: &TestEnv) -> Vec<String> {
     crate::support::dir_names(&env.cache().join("locks"))
 }
 
+#[cfg(unix)]
 #[test]
 fn prune_removes_the_lock_files_of_entries_gone_but_not_a_held_one() {
     let (env, server, pin) = one_tool();
@@ -125,6 +132,7 @@ fn prune_removes_the_lock_files_of_entries_gone_but_not_a_held_one() {
     assert!(lock_files(&env).contains(&format!("{key}.lock")));
 }
 
+#[cfg(unix)]
 #[test]
 fn prune_dry_run_and_a_live_entry_keep_their_lock_files() {
     let (env, _server, pin) = one_tool();

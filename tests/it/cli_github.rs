@@ -3,6 +3,7 @@
 
 use std::fs;
 
+#[cfg(unix)]
 use crate::pipeline_tools::{bed, read};
 use crate::support::TestEnv;
 use crate::toolchain_install::three_tools;
@@ -67,6 +68,7 @@ fn downloads_are_a_group_and_the_summary_lists_the_tools() {
         .stderr_lacks("::group::");
 }
 
+#[cfg(unix)]
 #[test]
 fn each_tool_run_is_a_group_and_pushed_images_reach_the_summary() {
     let mut pipeline = bed();
@@ -90,6 +92,7 @@ fn each_tool_run_is_a_group_and_pushed_images_reach_the_summary() {
     assert!(text.contains("api:fixture1"), "{text}");
 }
 
+#[cfg(unix)]
 #[test]
 fn config_errors_are_annotated_with_file_line_and_column() {
     // A .run.yaml the YAML reader refuses at line 1, column 11.

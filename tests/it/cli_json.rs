@@ -175,6 +175,7 @@ fn lock_check_json_without_and_with_upstream() {
     assert_eq!(status("fixture", "linux-amd64")["status"], "ok");
 }
 
+#[cfg(unix)]
 /// `env --shell SHELL` evaluated by that shell puts the pinned tools first on PATH.
 #[test]
 fn env_output_evaluated_in_bash_and_zsh_finds_the_tools() {
@@ -203,6 +204,7 @@ fn env_output_evaluated_in_bash_and_zsh_finds_the_tools() {
     }
 }
 
+#[cfg(unix)]
 fn which(name: &str) -> Result<std::path::PathBuf, ()> {
     ["/bin", "/usr/bin", "/usr/local/bin"]
         .iter()

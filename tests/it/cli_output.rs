@@ -1,11 +1,15 @@
 //! `-q/--quiet`, `-v/--verbose`, `--color` with `NO_COLOR` and `CLICOLOR_FORCE`, and an
 //! interrupted download that says so.
 
+#[cfg(unix)]
 use std::time::Duration;
 
+#[cfg(unix)]
 use rustix::process::{Pid, Signal, kill_process};
 
-use crate::support::{Kind, Lock, Pin, Reply, Route, TestEnv, wait_until};
+#[cfg(unix)]
+use crate::support::wait_until;
+use crate::support::{Kind, Lock, Pin, Reply, Route, TestEnv};
 use crate::toolchain_install::three_tools;
 
 const ESCAPE: &str = "\x1b[";
@@ -93,6 +97,7 @@ fn colour_follows_the_flag_no_color_and_clicolor_force() {
     assert!(!run.stderr.contains(ESCAPE), "{:?}", run.stderr);
 }
 
+#[cfg(unix)]
 #[test]
 fn an_interrupted_download_says_so() {
     let pin = Pin::fixture("fixture-tool", "1.2.3", Kind::Raw);
@@ -143,6 +148,7 @@ fn global_flags_after_the_tool_of_exec_belong_to_the_tool() {
         .stderr_has("running ");
 }
 
+#[cfg(unix)]
 /// `op ARGS` on a terminal `columns` wide (util-linux `script` makes one), Ctrl-C typed once
 /// the download runs; `None` without `script`. Returns everything the terminal showed.
 fn on_a_terminal(
@@ -190,6 +196,7 @@ fn on_a_terminal(
     Some(String::from_utf8_lossy(&shown).into_owned())
 }
 
+#[cfg(unix)]
 #[test]
 fn on_a_narrow_terminal_the_bar_fits_and_ctrl_c_clears_it() {
     let pin = Pin::fixture("fixture-tool", "1.2.3", Kind::Raw);

@@ -2,6 +2,7 @@
 //! "upstream" that serves fixture assets and checksum files in each upstream format, with HEAD
 //! answers with and without `Content-Length`.
 
+#[cfg(unix)]
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -198,7 +199,7 @@ fn serve_dir(server: &Server, dir: &Path) {
             .strip_prefix(dir)
             .unwrap()
             .to_string_lossy()
-            .into_owned();
+            .replace('\\', "/");
         server.route(
             &format!("/{relative}"),
             Route::new(std::fs::read(&path).unwrap()),
@@ -206,6 +207,7 @@ fn serve_dir(server: &Server, dir: &Path) {
     }
 }
 
+#[cfg(unix)]
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
@@ -514,7 +516,7 @@ fn update_through_a_file_mirror_offline_keeps_the_mode_and_comments() {
         std::fs::create_dir_all(file.parent().unwrap()).unwrap();
         std::fs::write(file, body).unwrap();
     }
-    env.mirror(format!("file://{}", copy.display()))
+    env.mirror(crate::support::file_url(&copy))
         .set("OP_OFFLINE", "1");
     let commented = std::fs::read_to_string(&lock).unwrap().replacen(
         "version = \"1.0.0\"\nchecksums = \"{url}",
@@ -522,6 +524,7 @@ fn update_through_a_file_mirror_offline_keeps_the_mode_and_comments() {
         1,
     );
     std::fs::write(&lock, commented).unwrap();
+    #[cfg(unix)]
     std::fs::set_permissions(&lock, std::fs::Permissions::from_mode(0o640)).unwrap();
 
     update(&env, &[]).success();
@@ -531,6 +534,7 @@ fn update_through_a_file_mirror_offline_keeps_the_mode_and_comments() {
         text.contains("version = \"2.0.0\"  # rawfix: bump with care\n"),
         "{text}"
     );
+    #[cfg(unix)]
     assert_eq!(mode(&lock), 0o640);
     // Without HEAD, a file mirror's sizes are the files' own.
     let body = up.body("fixture_2.0.0_linux_amd64.tar.gz");
@@ -571,6 +575,7 @@ fn head_answers_decide_the_sizes() {
     }
 }
 
+#[cfg(unix)]
 #[test]
 fn a_checksum_list_in_a_file_mirror_that_is_a_fifo_is_exit_2_not_a_hang() {
     let (mut env, up, _lock) = setup();
@@ -587,7 +592,7 @@ fn a_checksum_list_in_a_file_mirror_that_is_a_fifo_is_exit_2_not_a_hang() {
         .status()
         .unwrap();
     assert!(made.success());
-    env.mirror(format!("file://{}", copy.display()))
+    env.mirror(crate::support::file_url(&copy))
         .set("OP_OFFLINE", "1");
     env.spawn(&["toolchain", "lock", "update", "fixture@2.0.0"])
         .wait(std::time::Duration::from_secs(30))
@@ -679,6 +684,7 @@ fn mirror_export_then_install_offline_over_file_and_http() {
         let file = dir.join(&path[1..]);
         assert_eq!(std::fs::read(&file).unwrap(), *body, "{path}");
         // A static file server running as another user must be able to read it.
+        #[cfg(unix)]
         assert_eq!(mode(&file), 0o644, "{path}");
         assert_eq!(up.server.gets(path), 1);
     }
@@ -701,7 +707,7 @@ fn mirror_export_then_install_offline_over_file_and_http() {
     }
 
     // An isolated fleet machine: offline, file:// mirror.
-    let mut offline = fleet(&env, &format!("file://{}", dir.display()));
+    let mut offline = fleet(&env, &crate::support::file_url(&dir));
     offline.set("OP_OFFLINE", "1");
     offline.op(&["toolchain", "install"]).success();
     offline
@@ -743,7 +749,7 @@ fn a_tampered_mirror_is_caught_by_verify_and_by_install() {
         .stderr_has("rawfix 2.0.0 (linux-amd64)")
         .stderr_has("rawfix-linux-amd64 has sha256");
 
-    let target = fleet(&env, &format!("file://{}", dir.display()));
+    let target = fleet(&env, &crate::support::file_url(&dir));
     target
         .op(&["toolchain", "install", "rawfix"])
         .code(3)

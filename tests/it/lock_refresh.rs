@@ -4,15 +4,19 @@
 //! bumped so that `lock check` passes again. Shell is checked with shellcheck when installed.
 
 use std::path::{Path, PathBuf};
+#[cfg(unix)]
 use std::process::Command;
 
+#[cfg(unix)]
 use crate::lock_lifecycle::setup;
+#[cfg(unix)]
 use crate::support::sha256_hex;
 
 fn repo_file(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
 }
 
+#[cfg(unix)]
 fn git(dir: &Path, args: &[&str]) -> String {
     let output = Command::new("git")
         .args([
@@ -35,6 +39,7 @@ fn git(dir: &Path, args: &[&str]) -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
+#[cfg(unix)]
 /// Runs scripts/lock-refresh.sh with `command` (a `bash` command) in `dir` with `vars` set.
 fn refresh(mut command: Command, dir: &Path, vars: &[(&str, &str)]) -> (i32, String) {
     command
@@ -136,6 +141,7 @@ fn the_renovate_preset_finds_each_pinned_version_in_the_real_lock() {
     assert_eq!(&flux.captures(&bumped).unwrap()["currentValue"], "2.8.0");
 }
 
+#[cfg(unix)]
 /// A scratch repository on `main` holding `lock` and a DEPENDENCIES.md, then a `bot` branch
 /// where a bot changed two version lines.
 fn scratch(lock: &str) -> tempfile::TempDir {
@@ -149,9 +155,11 @@ fn scratch(lock: &str) -> tempfile::TempDir {
     dir
 }
 
+#[cfg(unix)]
 const SMALL: &str = "schema = 1\n\n[tools.flux]\nversion = \"2.7.5\"\n\n[tools.flux.platforms.linux-amd64]\nurl = \"u\"\n\n\
 [tools.kubectl] # comment\nversion = \"1.35.2\"\n\n[tools.crane]\nversion = \"0.21.5\"\n";
 
+#[cfg(unix)]
 /// A stand-in `op` that logs its argv and, the first time, rewrites DEPENDENCIES.md.
 fn fake_op(dir: &Path) -> PathBuf {
     let op = dir.join("fake-op");
@@ -166,6 +174,7 @@ fn fake_op(dir: &Path) -> PathBuf {
     op
 }
 
+#[cfg(unix)]
 #[test]
 fn lock_refresh_relocks_exactly_the_versions_the_bot_changed_and_commits() {
     let repo = scratch(SMALL);
@@ -243,6 +252,7 @@ fn lock_refresh_relocks_exactly_the_versions_the_bot_changed_and_commits() {
     assert!(text.contains("fetch-depth: 0"), "{text}");
 }
 
+#[cfg(unix)]
 #[test]
 fn lock_refresh_with_the_real_op_turns_a_bot_bump_into_a_consistent_lock() {
     let (env, up, lock) = setup();
@@ -295,6 +305,7 @@ fn lock_refresh_with_the_real_op_turns_a_bot_bump_into_a_consistent_lock() {
         .stderr_has("every tool and platform is pinned and consistent");
 }
 
+#[cfg(unix)]
 /// shellcheck, when installed, on the script and on every `run:` of action.yml.
 #[test]
 fn the_action_and_script_pass_shellcheck() {

@@ -1,8 +1,12 @@
 //! Integration tests of `op`: one test binary that runs the real `op` against fixture locks,
 //! fixture tools and loopback mirrors. Nothing here leaves 127.0.0.1; every wait is bounded.
 //!
-//! The tests need a Unix host: the fixture tools are `#!/bin/sh` scripts.
-#![cfg(unix)]
+//! The suite runs on Linux, macOS and Windows. The fixture tools are `#!/bin/sh` scripts on
+//! Unix and a small compiled program on Windows (`support::fixture_exe`). What is inherently
+//! Unix is gated with `#[cfg(unix)]`: links, modes and owners, signals, FIFOs and devices, the
+//! shells `op toolchain env` speaks to, and the pipeline modules, whose fixture peers (skaffold,
+//! docker, kubectl, a registry) are shell scripts and Unix services, with the modules built on
+//! their test bed (`inputs_bounded`, `secrets`).
 
 mod support;
 
@@ -19,28 +23,48 @@ mod evidence;
 mod evidence_kinds;
 mod evidence_update;
 mod evidence_update_kinds;
+mod fixture_tool;
+#[cfg(unix)]
 mod inputs_bounded;
 mod lock_lifecycle;
 mod lock_outdated;
 mod lock_refresh;
 mod lock_upstream;
+#[cfg(unix)]
 mod pipeline_bed;
+#[cfg(unix)]
 mod pipeline_build;
+#[cfg(unix)]
 mod pipeline_build_push;
+#[cfg(unix)]
 mod pipeline_build_push_flags;
+#[cfg(unix)]
 mod pipeline_ensure;
+#[cfg(unix)]
 mod pipeline_files;
+#[cfg(unix)]
 mod pipeline_promote;
+#[cfg(unix)]
 mod pipeline_push;
+#[cfg(unix)]
 mod pipeline_references;
+#[cfg(unix)]
 mod pipeline_registries_real;
+#[cfg(unix)]
 mod pipeline_registry;
+#[cfg(unix)]
 mod pipeline_registry_ready;
+#[cfg(unix)]
 mod pipeline_run;
+#[cfg(unix)]
 mod pipeline_signals;
+#[cfg(unix)]
 mod pipeline_tools;
+#[cfg(unix)]
 mod pipeline_watch;
+#[cfg(unix)]
 mod pipeline_watch_kubectl;
+#[cfg(unix)]
 mod secrets;
 mod settings_env;
 mod toolchain_archives;

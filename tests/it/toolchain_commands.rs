@@ -30,6 +30,9 @@ fn which_prints_the_absolute_path_of_the_installed_tool() {
 
     for pin in &lock.pins {
         let expected = env.bin_path(pin, host_platform());
+        // `TOOL.exe` on Windows, whether the artifact is raw or an archive.
+        let name = crate::support::exe(&pin.tool);
+        assert_eq!(expected.file_name(), Some(std::ffi::OsStr::new(&name)));
         env.op(&["toolchain", "which", &pin.tool])
             .success()
             .stdout_is(&format!("{}\n", expected.display()));
@@ -113,6 +116,7 @@ fn list_json_with_the_platform_flag_describes_that_platform() {
     assert_eq!(row["path"], path.to_str().unwrap(), "{json:#}");
 }
 
+#[cfg(unix)]
 #[test]
 fn env_prints_one_export_line_that_puts_the_tools_first_on_path() {
     let lock = three_tools();
@@ -155,7 +159,14 @@ fn env_for_fish_and_powershell_names_every_bin_dir() {
         let run = env.op(&["toolchain", "env", "--shell", shell]);
         run.success();
         for dir in bin_dirs(&env, &lock) {
-            run.stdout_has(&dir);
+            // fish's single quotes and sh's double quotes take a backslash (of a Windows
+            // path) doubled.
+            let quoted = if shell != "powershell" {
+                dir.replace('\\', "\\\\")
+            } else {
+                dir
+            };
+            run.stdout_has(&quoted);
         }
     }
 }

@@ -154,9 +154,9 @@ fn a_waiter_gives_up_after_op_lock_timeout_and_names_the_holder() {
 #[test]
 fn a_waiter_reuses_the_holders_download() {
     let (lock, pin) = padded_tool();
-    // About four seconds for the holder.
+    // About four seconds for the holder, whatever the size of the fixture on this OS.
     let drip = Reply::Drip {
-        chunk: 256,
+        chunk: (pin.artifact().body.len() / 16).max(256),
         every: Duration::from_millis(250),
     };
     let (env, server, path) = serve(&lock, Route::new(pin.artifact().body.clone()).then(drip));
@@ -184,4 +184,20 @@ fn assert_installed_padded(env: &TestEnv, pin: &Pin) {
     let bin = env.bin_path(pin, host_platform());
     assert_eq!(std::fs::read(&bin).unwrap(), pin.artifact().body);
     assert_eq!(env.staging(), Vec::<String>::new());
+}
+
+#[test]
+fn tools_installed_at_once_into_a_fresh_cache_share_its_directories() {
+    // One op installs every tool at once: each install creates staging/, tools/ and locks/
+    // if missing, so on a fresh cache they race to create the same directories.
+    let pins: Vec<Pin> = (0..8)
+        .map(|index| Pin::fixture(&format!("fixture-{index}"), "1.0.0", Kind::Raw))
+        .collect();
+    let lock = Lock::new(pins);
+    for round in 0..3 {
+        let (env, _server) = TestEnv::served(&lock);
+        let run = env.op(&["toolchain", "install"]);
+        assert!(run.code == Some(0), "round {round}: {}", run.stderr);
+        assert_installed(&env, &lock);
+    }
 }

@@ -6,7 +6,9 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use crate::support::archive::{fixture_script, marker};
-use crate::support::{Artifact, Kind, Lock, Pin, SYSTEM_PATH, TestEnv, host_platform};
+use crate::support::{
+    Artifact, Kind, Lock, PATH_SEPARATOR, Pin, SYSTEM_PATH, TestEnv, exe, host_platform,
+};
 use crate::toolchain_install::three_tools;
 
 #[test]
@@ -79,7 +81,7 @@ fn exec_puts_the_tools_bin_dir_first_on_the_childs_path() {
         .lines()
         .find_map(|line| line.strip_prefix("PATH="))
         .unwrap_or_else(|| panic!("the fixture printed no PATH:\n{}", run.stdout));
-    let entries: Vec<&str> = path.split(':').collect();
+    let entries: Vec<&str> = path.split(PATH_SEPARATOR).collect();
     // Only the tool's own: the other lock tools are not installed (none of them is one that
     // fixture-raw starts).
     let expected: BTreeSet<String> = [lock.pin("fixture-raw")]
@@ -133,8 +135,8 @@ fn exec_of_a_tool_the_lock_lacks_fails_and_names_it() {
 /// The first `name` on the system PATH, following symlinks.
 fn system_binary(name: &str) -> Option<PathBuf> {
     SYSTEM_PATH
-        .split(':')
-        .map(|dir| PathBuf::from(dir).join(name))
+        .split(PATH_SEPARATOR)
+        .map(|dir| PathBuf::from(dir).join(exe(name)))
         .find(|path| path.is_file())
 }
 

@@ -4,10 +4,14 @@
 
 use std::path::Path;
 
-use crate::support::archive::{self, Entry, fixture_script};
+use crate::support::archive::{self, Entry, RawZipFile, fixture_script};
 use crate::support::{Artifact, Kind, Lock, Pin, Run, TestEnv, host_platform, walk};
 
+#[cfg(unix)]
 const BIN: &str = "fixture-evil-1.0.0/bin/fixture-evil";
+/// op names a Windows executable `TOOL.exe`, and so do Windows releases.
+#[cfg(windows)]
+const BIN: &str = "fixture-evil-1.0.0/bin/fixture-evil.exe";
 
 /// A target outside the cache that a hostile archive aims at; it must stay untouched.
 const ORIGINAL: &[u8] = b"original content outside the cache\n";
@@ -32,7 +36,7 @@ fn install_hostile(kind: Kind, body: Vec<u8>) -> (TestEnv, Run) {
 }
 
 /// The install failed, named the tool, installed nothing, left staging empty, and wrote no
-/// file named `escapee` anywhere under the test root (nor changed `outside/target`).
+/// file whose name holds `escapee` anywhere under the test root (nor changed `outside/target`).
 #[track_caller]
 fn assert_refused(env: &TestEnv, run: &Run, escapee: &str) {
     run.failure().stderr_has("fixture-evil");
@@ -41,7 +45,7 @@ fn assert_refused(env: &TestEnv, run: &Run, escapee: &str) {
         .into_iter()
         .filter(|path| {
             path.file_name()
-                .is_some_and(|name| name.to_string_lossy().starts_with(escapee))
+                .is_some_and(|name| name.to_string_lossy().contains(escapee))
         })
         .collect();
     assert!(escaped.is_empty(), "hostile entry written: {escaped:?}");
@@ -81,6 +85,43 @@ fn a_tar_entry_with_an_absolute_path_is_refused() {
     let (env, run) = install_hostile(Kind::TarGz, body);
     assert_refused(&env, &run, "op-it-escape");
     assert!(!absolute.exists(), "{} was written", absolute.display());
+}
+
+/// Names that are absolute or climb out on Windows: a drive (either slash), a UNC share, a
+/// rooted backslash path, and `..` spelled with backslashes. Refused on every host, in tar.gz
+/// and in zip, since an archive unpacked on Linux may be a Windows tool's (`--platform`).
+#[test]
+fn windows_drive_unc_and_backslash_names_are_refused_in_tar_gz_and_zip() {
+    let names = [
+        r"C:\op-it-escape-drive",
+        "C:/op-it-escape-drive",
+        r"\\server\share\op-it-escape-unc",
+        r"\op-it-escape-rooted",
+        r"..\op-it-escape-backslash",
+        r"fixture-evil-1.0.0\..\..\op-it-escape-nested",
+    ];
+    for name in names {
+        for kind in [Kind::TarGz, Kind::Zip] {
+            let body = match kind {
+                Kind::Zip => archive::raw_zip(&[
+                    RawZipFile::new(name, b"escaped\n"),
+                    RawZipFile::new(BIN, &evil_bin()),
+                ]),
+                _ => archive::tar_gz(&[
+                    Entry::file(name, b"escaped\n"),
+                    Entry::file(BIN, &evil_bin()),
+                ]),
+            };
+            let (env, run) = install_hostile(kind, body);
+            run.stderr_has("unsafe path");
+            assert_refused(&env, &run, "op-it-escape");
+        }
+    }
+    if cfg!(windows) {
+        for written in [r"C:\op-it-escape-drive", r"\op-it-escape-rooted"] {
+            assert!(!Path::new(written).exists(), "{written} was written");
+        }
+    }
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use crate::support::server::dead_url;
-use crate::support::{Kind, Lock, Pin, TestEnv, host_platform, other_platform};
+use crate::support::{Kind, Lock, Pin, TestEnv, host_platform, other_platform, third_platform};
 
 const PLATFORMS: [&str; 5] = [
     "linux-amd64",
@@ -340,7 +340,7 @@ fn dependencies_md_agrees_with_toolchain_lock() {
 #[test]
 fn op_toolchain_platform_selects_another_platforms_entry() {
     let pin = Pin::fixture_for("fixture-tool", "1.2.3", Kind::TarGz, other_platform())
-        .and_platform("windows-amd64", Kind::Zip);
+        .and_platform(third_platform(), Kind::Zip);
     let lock = Lock::new(vec![pin.clone()]);
     let (mut env, server) = TestEnv::served(&lock);
 
@@ -349,7 +349,7 @@ fn op_toolchain_platform_selects_another_platforms_entry() {
         .code(5)
         .stderr_has("fixture-tool")
         .stderr_has(other_platform())
-        .stderr_has("windows-amd64");
+        .stderr_has(third_platform());
     assert_eq!(server.request_count(), 0);
     env.op(&["toolchain", "exec", "fixture-tool"]).code(5);
 

@@ -198,8 +198,11 @@ fn route_path() -> String {
 
 #[test]
 fn a_slow_download_above_the_speed_floor_completes() {
+    // About 50 pieces (the fixture is a script of some 400 bytes on Unix, a program of some
+    // 800 KiB on Windows), 8 bytes at the least: over 40 bytes/s, but slow.
+    let size = one_tool().1.artifact().body.len();
     let drip = Reply::Drip {
-        chunk: 8,
+        chunk: (size / 50).max(8),
         every: Duration::from_millis(100),
     };
     let (mut env, server, _lock, path) = served_with(|route| route.script([drip]));

@@ -7,7 +7,11 @@ use crate::support::archive::{self, Entry, fixture_script, marker};
 use crate::support::{Artifact, Kind, Lock, Pin, Reply, Route, Run, TestEnv, host_platform};
 
 const TOOL: &str = "fixture-stream";
+#[cfg(unix)]
 const BIN: &str = "fixture-stream-1.0.0/bin/fixture-stream";
+/// op names a Windows executable `TOOL.exe`, and so do Windows releases.
+#[cfg(windows)]
+const BIN: &str = "fixture-stream-1.0.0/bin/fixture-stream.exe";
 
 fn url(kind: Kind) -> String {
     format!(

@@ -116,6 +116,7 @@ fn an_ssl_cert_file_over_4_mib_is_exit_2_naming_it() {
     refused(&mut env, &server, &path, "4 MiB");
 }
 
+#[cfg(unix)]
 #[test]
 fn an_ssl_cert_file_that_is_a_fifo_is_exit_2_and_does_not_hang() {
     let (mut env, server, _tls, _lock) = https_mirror();
@@ -128,6 +129,7 @@ fn an_ssl_cert_file_that_is_a_fifo_is_exit_2_and_does_not_hang() {
     refused(&mut env, &server, &path, "not a regular file");
 }
 
+#[cfg(unix)]
 #[test]
 fn an_ssl_cert_file_linked_to_dev_zero_is_exit_2_and_reads_nothing() {
     let (mut env, server, _tls, _lock) = https_mirror();

@@ -4,6 +4,7 @@
 
 use std::fs;
 
+#[cfg(unix)]
 use crate::pipeline_bed::{FLUX, KUBECTL, Pipeline};
 use crate::support::archive::marker;
 use crate::support::{Kind, Lock, Pin, TestEnv, dir_names, host_platform};
@@ -49,7 +50,6 @@ fn a_planted_index_never_runs_another_pin() {
     let index_dir = env.cache().join("index");
     fs::create_dir_all(&index_dir).unwrap();
     let index = index_dir.join(index_name(&text));
-    let elsewhere = env.write_file("elsewhere", "fixture-raw 0 10\n");
     for planted in [
         // fixture-raw's name over fixture-zip's table, over the whole file, mid-line, garbage.
         format!("fixture-raw {zip_start} {}\n", text.len()),
@@ -64,15 +64,19 @@ fn a_planted_index_never_runs_another_pin() {
             .stderr_lacks(&marker("fixture-zip"));
     }
     // An index that is a link is not read, and what it points to is left alone.
-    fs::remove_file(&index).unwrap();
-    std::os::unix::fs::symlink(&elsewhere, &index).unwrap();
-    env.op(&["toolchain", "exec", "fixture-raw"])
-        .success()
-        .stdout_has(&marker("fixture-raw"));
-    assert_eq!(
-        fs::read_to_string(&elsewhere).unwrap(),
-        "fixture-raw 0 10\n"
-    );
+    #[cfg(unix)]
+    {
+        let elsewhere = env.write_file("elsewhere", "fixture-raw 0 10\n");
+        fs::remove_file(&index).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &index).unwrap();
+        env.op(&["toolchain", "exec", "fixture-raw"])
+            .success()
+            .stdout_has(&marker("fixture-raw"));
+        assert_eq!(
+            fs::read_to_string(&elsewhere).unwrap(),
+            "fixture-raw 0 10\n"
+        );
+    }
 }
 
 #[test]
@@ -117,6 +121,7 @@ fn an_edited_lock_gets_its_own_index_and_prune_drops_the_old_one() {
     env.op(&["toolchain", "exec", "fixture-raw"]).success();
 }
 
+#[cfg(unix)]
 #[test]
 fn a_pipeline_command_reinstalls_a_pinned_tool_that_vanished_after_its_check() {
     // kubectl's first run takes its own entry out of the cache, as another op's prune might
@@ -155,6 +160,7 @@ fn a_pipeline_command_reinstalls_a_pinned_tool_that_vanished_after_its_check() {
     assert!(pipeline.env.cache().join("index").is_dir());
 }
 
+#[cfg(unix)]
 #[test]
 fn exec_of_one_tool_ignores_another_tools_broken_entry() {
     let lock = three_tools();

@@ -109,14 +109,17 @@ impl Dir {
         }
         #[cfg(not(any(target_os = "linux", target_os = "android")))]
         {
+            // Windows flushes only through a handle with write access, which a directory
+            // handle cannot have; NTFS journals the directory entries a rename changes.
+            // https://learn.microsoft.com/en-us/windows/win32/api/fileapi/nf-fileapi-flushfilebuffers
             for path in files {
-                match File::open(path) {
+                match File::options().read(true).write(cfg!(windows)).open(path) {
                     Ok(file) => file.sync_all()?,
                     Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
                     Err(error) => return Err(error),
                 }
             }
-            for dir in dirs {
+            for dir in dirs.iter().filter(|_| !cfg!(windows)) {
                 dir.handle.sync_all()?;
             }
             Ok(())
@@ -700,16 +703,20 @@ mod imp {
         }
 
         pub fn create_dir(&self, name: &str, _mode_bits: u32) -> Result<Dir> {
-            if self.kind(name)?.is_none() {
-                std::fs::create_dir(self.join(name)).map_err(|error| {
-                    super::super::unwritable(
+            // Another thread or op may create it first: what is there is then checked by
+            // `open_dir` (a directory, not a link), as on Unix.
+            match std::fs::create_dir(self.join(name)) {
+                Ok(()) => {}
+                Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(error) => {
+                    return Err(super::super::unwritable(
                         format!(
                             "cannot create cache directory {}",
                             self.join(name).display()
                         ),
                         error,
-                    )
-                })?;
+                    ));
+                }
             }
             self.open_dir(name)?.ok_or_else(|| {
                 anyhow::anyhow!("{} vanished while op created it", self.join(name).display())

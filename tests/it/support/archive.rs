@@ -5,7 +5,9 @@ use std::io::{Cursor, Write};
 
 /// A fixture stand-in for a tool (not the real tool): prints a marker, each argument as
 /// `arg=[...]`, its PATH, copies stdin to stdout when `FIXTURE_STDIN` is set, and exits with
-/// `$FIXTURE_EXIT`, else `exit_code`.
+/// `$FIXTURE_EXIT`, else `exit_code`. A `#!/bin/sh` script on Unix; on Windows the compiled
+/// fixture program ([`super::fixture_exe`]) with a trailer naming `tool` and `exit_code`.
+#[cfg(unix)]
 pub fn fixture_script(tool: &str, exit_code: i32) -> Vec<u8> {
     format!(
         "#!/bin/sh\n\
@@ -18,6 +20,12 @@ pub fn fixture_script(tool: &str, exit_code: i32) -> Vec<u8> {
         marker(tool)
     )
     .into_bytes()
+}
+
+/// See the Unix version: the compiled fixture program, its trailer naming `tool` and `exit_code`.
+#[cfg(not(unix))]
+pub fn fixture_script(tool: &str, exit_code: i32) -> Vec<u8> {
+    super::fixture_exe::with_trailer(tool, exit_code)
 }
 
 /// The first line a fixture tool prints.

@@ -218,7 +218,13 @@ fn fixture_artifact(
         "https://github.com/acme/{tool}/releases/download/v{version}/{tool}-{platform}{}",
         kind.extension()
     );
-    let bin = format!("{tool}-{version}/bin/{tool}");
+    // op names a Windows platform's executable `TOOL.exe`, so its releases pack that name.
+    let exe = if platform.starts_with("windows-") {
+        ".exe"
+    } else {
+        ""
+    };
+    let bin = format!("{tool}-{version}/bin/{tool}{exe}");
     let readme = format!("fixture {tool} {version}\n");
     let entries = [
         Entry::dir(&format!("{tool}-{version}/")),
@@ -288,6 +294,6 @@ impl Lock {
             fs::create_dir_all(path.parent().expect("a parent")).expect("create mirror dirs");
             fs::write(&path, &artifact.body).expect("write mirror file");
         }
-        format!("file://{}", dir.display())
+        super::file_url(dir)
     }
 }

@@ -6,6 +6,8 @@
 )]
 
 pub mod archive;
+pub mod fixture_exe;
+pub mod host;
 pub mod kube;
 pub mod lock;
 pub mod registry;
@@ -23,37 +25,16 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
+// All of it: the torture suite, which shares this harness, uses only some.
+pub use host::*;
 pub use lock::{Artifact, Kind, Lock, Pin};
 pub use server::{Reply, Route, Server};
 
 /// The longest any single `op` run may take before the test calls it hung.
 pub const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// A PATH that holds the system tools and nothing from the developer's shell.
-pub const SYSTEM_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
-
 pub fn sha256_hex(bytes: &[u8]) -> String {
     op_cli::hex::encode(Sha256::digest(bytes))
-}
-
-/// The platform key of the machine running the tests, as `op` computes it.
-pub fn host_platform() -> &'static str {
-    match (std::env::consts::OS, std::env::consts::ARCH) {
-        ("linux", "x86_64") => "linux-amd64",
-        ("linux", "aarch64") => "linux-arm64",
-        ("macos", "x86_64") => "darwin-amd64",
-        ("macos", "aarch64") => "darwin-arm64",
-        (os, arch) => panic!("no platform key for {os}/{arch}"),
-    }
-}
-
-/// A platform key that is not the host's.
-pub fn other_platform() -> &'static str {
-    if host_platform() == "darwin-arm64" {
-        "linux-amd64"
-    } else {
-        "darwin-arm64"
-    }
 }
 
 /// Polls `condition` every 20 ms until it holds or `timeout` passes; returns whether it held.
@@ -73,8 +54,18 @@ pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> boo
 /// Sets the modification time of `path` (a file or directory) to `ago` before now: op records
 /// an entry's last use there.
 pub fn age(path: &Path, ago: Duration) {
-    let file =
-        fs::File::open(path).unwrap_or_else(|error| panic!("open {}: {error}", path.display()));
+    let mut options = fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(windows)]
+    {
+        // Windows opens a directory only with FILE_FLAG_BACKUP_SEMANTICS, and sets its times
+        // through FILE_WRITE_ATTRIBUTES.
+        use std::os::windows::fs::OpenOptionsExt;
+        options.access_mode(0x80 | 0x100).custom_flags(0x0200_0000);
+    }
+    let file = options
+        .open(path)
+        .unwrap_or_else(|error| panic!("open {}: {error}", path.display()));
     let when = std::time::SystemTime::now() - ago;
     file.set_times(fs::FileTimes::new().set_modified(when).set_accessed(when))
         .unwrap_or_else(|error| panic!("set the times of {}: {error}", path.display()));
@@ -226,9 +217,12 @@ impl TestEnv {
         self.write_file("work/toolchain.lock", &lock.text())
     }
 
-    /// Writes `text` at `relative` under the temp root (creating parents); returns the path.
+    /// Writes `text` at `relative` (`/`-separated) under the temp root (creating parents);
+    /// returns the path, spelled with this host's separator.
     pub fn write_file(&self, relative: &str, text: &str) -> PathBuf {
-        let path = self.root().join(relative);
+        let path = relative
+            .split('/')
+            .fold(self.root().to_path_buf(), |path, part| path.join(part));
         fs::create_dir_all(path.parent().expect("a parent")).expect("create parent dir");
         fs::write(&path, text).expect("write file");
         path
@@ -258,6 +252,16 @@ impl TestEnv {
             .env("HTTPS_PROXY", "http://127.0.0.1:9")
             .env("NO_PROXY", "127.0.0.1,localhost")
             .current_dir(&self.cwd);
+        if cfg!(windows) {
+            // Windows programs need these (Winsock fails to start without SystemRoot; temp
+            // files go to TEMP); USERPROFILE is HOME's counterpart.
+            for key in ["SystemRoot", "SystemDrive", "windir", "TEMP", "TMP"] {
+                if let Some(value) = std::env::var_os(key) {
+                    command.env(key, value);
+                }
+            }
+            command.env("USERPROFILE", self.home());
+        }
         for (key, value) in &self.vars {
             match value {
                 Some(value) => command.env(key, value),
@@ -278,13 +282,16 @@ impl TestEnv {
     }
 
     /// Runs `op` as the packages install its second name: through a symbolic link called
-    /// `octopipeline` (there is no second binary).
+    /// `octopipeline` (there is no second binary); on Windows, a copy `octopipeline.exe`.
     pub fn octopipeline(&self, args: &[&str]) -> Run {
-        let link = self.root().join("names").join("octopipeline");
+        let link = self.root().join("names").join(exe("octopipeline"));
         if !link.exists() {
             std::fs::create_dir_all(link.parent().expect("a parent")).expect("create names/");
-            std::os::unix::fs::symlink(assert_cmd::cargo::cargo_bin!("op"), &link)
-                .expect("link octopipeline to op");
+            let op = assert_cmd::cargo::cargo_bin!("op");
+            #[cfg(unix)]
+            std::os::unix::fs::symlink(op, &link).expect("link octopipeline to op");
+            #[cfg(not(unix))]
+            std::fs::copy(op, &link).expect("copy op to octopipeline.exe");
         }
         self.run(&link, args, None)
     }
@@ -483,29 +490,42 @@ impl Spawned {
     /// Waits (bounded by `timeout`, then kills) and returns the run.
     pub fn wait(mut self, timeout: Duration) -> Run {
         let deadline = Instant::now() + timeout;
+        let mut killed = false;
         let status = loop {
             if let Some(status) = self.child.try_wait().expect("poll child") {
                 break status;
             }
             if Instant::now() >= deadline {
                 let _ = self.child.kill();
+                killed = true;
                 break self.child.wait().expect("reap child");
             }
             std::thread::sleep(Duration::from_millis(20));
         };
         Run {
             args: self.args.clone(),
-            code: status.code(),
+            // Killed: no exit code, on Windows (where TerminateProcess leaves 1) as on Unix.
+            code: if killed && cfg!(windows) {
+                None
+            } else {
+                status.code()
+            },
             stdout: fs::read_to_string(&self.out).unwrap_or_default(),
             stderr: fs::read_to_string(&self.err).unwrap_or_default(),
             elapsed: self.started.elapsed(),
         }
     }
 
-    /// SIGKILL, then reap.
+    /// SIGKILL (TerminateProcess on Windows), then reap. A run that was still going when
+    /// killed has no exit code, as on Unix (Windows would report 1).
     pub fn kill(mut self) -> Run {
+        let running = matches!(self.child.try_wait(), Ok(None));
         let _ = self.child.kill();
-        self.wait(Duration::from_secs(10))
+        let mut run = self.wait(Duration::from_secs(10));
+        if running && cfg!(windows) {
+            run.code = None;
+        }
+        run
     }
 }
 
