@@ -230,14 +230,16 @@ mod tests {
     #[test]
     fn relative_volumes_become_absolute() {
         let cwd = Path::new("/repo/app");
+        // The host side is the platform's path: `\` between its parts on Windows.
+        let host = |path: &Path| path.display().to_string();
         assert_eq!(
             absolute_volume(cwd, "./data:/data:ro"),
-            "/repo/app/data:/data:ro"
+            format!("{}:/data:ro", host(&cwd.join("data")))
         );
         assert_eq!(absolute_volume(cwd, ".:/src"), "/repo/app:/src");
         assert_eq!(
             absolute_volume(cwd, "../shared:/shared"),
-            "/repo/shared:/shared"
+            format!("{}:/shared", host(&Path::new("/repo").join("shared")))
         );
         assert_eq!(absolute_volume(cwd, "named:/data"), "named:/data");
         assert_eq!(absolute_volume(cwd, "/abs:/data"), "/abs:/data");

@@ -203,6 +203,7 @@ fn launch_error(exe: &Path, error: std::io::Error) -> anyhow::Error {
 mod tests {
     use super::*;
 
+    #[cfg(unix)]
     fn words(line: &str) -> Vec<OsString> {
         line.split(' ').map(OsString::from).collect()
     }

@@ -60,7 +60,10 @@ pub enum Source {
 impl Source {
     pub fn describe(&self) -> String {
         match self {
-            Source::File(path) => format!("file://{}", path.display()),
+            // As a URL again (`file:///C:/m/x` on Windows, not `file://C:\m\x`).
+            Source::File(path) => Url::from_file_path(path)
+                .map(String::from)
+                .unwrap_or_else(|()| format!("file://{}", path.display())),
             Source::Http(url) => redact(url.as_str()),
         }
     }
@@ -560,14 +563,16 @@ mod tests {
             source,
             Source::Http(Url::parse("http://127.0.0.1:9/m/github.com/a/b/c.tgz?x=1").unwrap())
         );
-        let source = resolve(
-            "https://dl.k8s.io/release/kubectl",
-            Some("file:///srv/mirror"),
-        )
-        .unwrap();
+        // A file:// URL names an absolute path of the platform (with a drive on Windows).
+        let (url, path) = if cfg!(windows) {
+            ("file:///C:/srv/mirror", "C:/srv/mirror")
+        } else {
+            ("file:///srv/mirror", "/srv/mirror")
+        };
+        let source = resolve("https://dl.k8s.io/release/kubectl", Some(url)).unwrap();
         assert_eq!(
             source,
-            Source::File("/srv/mirror/dl.k8s.io/release/kubectl".into())
+            Source::File(Path::new(path).join("dl.k8s.io/release/kubectl"))
         );
         assert!(resolve("ftp://x/y", None).is_err());
     }

@@ -287,7 +287,7 @@ mod tests {
         );
         let home = tempfile::tempdir().unwrap();
         let login = Keychain::login(home.path());
-        let old = home.path().join("Library/Keychains/login.keychain");
+        let old = home.path().join("Library/Keychains").join("login.keychain");
         assert_eq!(login, Keychain::Login(old.clone()));
         let user = argv(HostOs::MacOs, &login, LinuxStore::Debian, false);
         assert_eq!(user[0][0], "security", "no sudo for the login keychain");

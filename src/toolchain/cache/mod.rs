@@ -486,7 +486,6 @@ fn unwritable(what: String, error: std::io::Error) -> anyhow::Error {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
 
     use super::*;
     use crate::toolchain::lock::{Lock, Origin};
@@ -503,9 +502,14 @@ mod tests {
             entry.key
         );
         assert!(is_key(&entry.key), "{}", entry.key);
+        // The cache directory is made absolute (on Windows, on the current drive).
+        let root = std::path::absolute("/c").unwrap();
         assert_eq!(
             entry.exe(),
-            Path::new("/c/tools").join(&entry.key).join("bin/pack.exe")
+            root.join("tools")
+                .join(&entry.key)
+                .join("bin")
+                .join("pack.exe")
         );
         let skaffold = lock.tool("skaffold").unwrap();
         let entry = cache.entry(

@@ -1,5 +1,7 @@
 //! The record fields of the signed-checksums and provenance kinds.
 
+use std::path::Path;
+
 use super::*;
 use crate::toolchain::lock::{Lock, Origin};
 
@@ -57,7 +59,10 @@ fn a_signed_checksums_record_names_the_file_whose_digest_is_the_subject() {
     assert_eq!(file.sha256, SUM);
     assert_eq!(
         file.location(),
-        "/repo/toolchain.evidence/demo/1.0.0/checksums.txt"
+        Path::new("/repo")
+            .join("toolchain.evidence/demo/1.0.0/checksums.txt")
+            .display()
+            .to_string()
     );
     assert_eq!(record.name.as_deref(), Some("demo.tgz"));
 }

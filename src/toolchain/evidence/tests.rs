@@ -1,3 +1,5 @@
+use std::path::Path;
+
 use super::*;
 use crate::toolchain::lock::{EMBEDDED, Lock, Origin};
 
@@ -57,7 +59,10 @@ fn a_policy_and_a_record_parse_and_the_proof_is_relative_to_the_lock() {
     assert_eq!(proof.path, proof_path("demo", "1.0.0", "linux-amd64"));
     assert_eq!(
         proof.location(),
-        "/repo/toolchain.evidence/demo/1.0.0/linux-amd64.sigstore.json"
+        Path::new("/repo")
+            .join("toolchain.evidence/demo/1.0.0/linux-amd64.sigstore.json")
+            .display()
+            .to_string()
     );
 }
 

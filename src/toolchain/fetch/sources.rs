@@ -158,6 +158,13 @@ mod tests {
         }
     }
 
+    /// A file:// URL of an absolute path on this platform (with a drive on Windows).
+    const SRV: &str = if cfg!(windows) {
+        "file:///C:/srv"
+    } else {
+        "file:///srv"
+    };
+
     fn described(artifact: &Artifact, mirror: &str) -> Vec<String> {
         let mirrors = Mirrors::parse(mirror).unwrap();
         sources(artifact, &mirrors)
@@ -169,12 +176,13 @@ mod tests {
 
     #[test]
     fn without_a_mirror_the_lock_mirrors_come_before_the_url() {
-        let artifact = artifact(&["https://m.internal/x.tgz", "file:///srv/x.tgz"]);
+        let file = format!("{SRV}/x.tgz");
+        let artifact = artifact(&["https://m.internal/x.tgz", &file]);
         assert_eq!(
             described(&artifact, ""),
             [
                 "https://m.internal/x.tgz",
-                "file:///srv/x.tgz",
+                file.as_str(),
                 "https://github.com/a/b/v1/x.tgz"
             ]
         );
@@ -184,10 +192,10 @@ mod tests {
     fn op_toolchain_mirror_replaces_the_lock_urls_unless_it_ends_with_origin() {
         let artifact = artifact(&["https://m.internal/x.tgz"]);
         assert_eq!(
-            described(&artifact, "http://127.0.0.1:9/a, file:///srv/b"),
+            described(&artifact, &format!("http://127.0.0.1:9/a, {SRV}/b")),
             [
-                "http://127.0.0.1:9/a/github.com/a/b/v1/x.tgz",
-                "file:///srv/b/github.com/a/b/v1/x.tgz"
+                "http://127.0.0.1:9/a/github.com/a/b/v1/x.tgz".to_string(),
+                format!("{SRV}/b/github.com/a/b/v1/x.tgz")
             ]
         );
         assert_eq!(
