@@ -24,8 +24,7 @@ ARG BUILDARCH
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 WORKDIR /src
 # The Rust target for TARGETARCH, and a cross C compiler when it differs from the builder's
-# architecture (ring compiles C and assembly). Relocations are packed (DT_RELR, as in
-# .cargo/config.toml for the musl builds): the runtime image's glibc (2.36 and later) applies them.
+# architecture (ring compiles C and assembly).
 # hadolint ignore=DL3008
 RUN case "$TARGETARCH" in \
       amd64) triple=x86_64-unknown-linux-gnu; cc=x86_64-linux-gnu-gcc; \
@@ -36,8 +35,6 @@ RUN case "$TARGETARCH" in \
     esac \
  && rustup target add "$triple" \
  && echo "triple=$triple" > /tmp/target.env \
- && { env_triple=${triple//-/_}; \
-      echo "export CARGO_TARGET_${env_triple^^}_RUSTFLAGS='-C link-arg=-Wl,-z,pack-relative-relocs'"; } >> /tmp/target.env \
  && if [ "$TARGETARCH" != "$BUILDARCH" ]; then \
       apt-get update \
       && read -ra packages <<< "$cross" \
