@@ -123,6 +123,15 @@ pub fn exit_code(error: &anyhow::Error) -> i32 {
     Code::Failure as i32
 }
 
+/// The code of the first `OpError` in the chain (`Failure` when there is none): how severe a
+/// finding is, for checks that rank several errors.
+pub fn code(error: &anyhow::Error) -> Code {
+    error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<OpError>())
+        .map_or(Code::Failure, |op| op.code)
+}
+
 /// The hint of the first `OpError` in the chain that has one.
 pub fn hint(error: &anyhow::Error) -> Option<&str> {
     error

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use anyhow::Result;
 use serde::Serialize;
 
-use crate::error::{Code, OpError};
+use crate::error::{self, Code, OpError};
 use crate::output::Output;
 use crate::settings::ToolchainSettings;
 use crate::toolchain::checksums::Upstream;
@@ -402,19 +402,11 @@ impl Release {
         match self {
             Release::Platforms(outcomes) => outcomes.remove(platform),
             Release::Failed(error) => Some(Err(anyhow::Error::from(OpError::new(
-                code_of(error),
+                error::code(error),
                 format!("{error:#}"),
             )))),
         }
     }
-}
-
-/// The exit code an error chain carries.
-fn code_of(error: &anyhow::Error) -> Code {
-    error
-        .chain()
-        .find_map(|cause| cause.downcast_ref::<OpError>())
-        .map_or(Code::Failure, |error| error.code)
 }
 
 /// Re-gathers `tool`'s release evidence from upstream when its policy is of a per-release
@@ -453,7 +445,7 @@ async fn upstream_release(
                 .map(|(platform, result)| (platform, result.map(drop)))
                 .collect(),
         ))),
-        Err(error) => match code_of(&error) {
+        Err(error) => match error::code(&error) {
             Code::Offline | Code::Config => Err(error),
             _ => Ok(Some(Release::Failed(error))),
         },

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use anyhow::Result;
 
-use crate::error::{Code, OpError};
+use crate::error::{self, Code, OpError};
 use crate::settings::ToolchainSettings;
 use crate::toolchain::fetch::{self, Source};
 use crate::toolchain::template;
@@ -274,11 +274,11 @@ impl<'a> Upstream<'a> {
                     self.files.insert(key.clone(), Ok(published));
                 }
                 // Not this source's failure (offline, a URL that is not one): nothing to remember.
-                Err(error) if matches!(code(&error), Code::Offline | Code::Config) => {
+                Err(error) if matches!(error::code(&error), Code::Offline | Code::Config) => {
                     return Err(error);
                 }
                 Err(error) => {
-                    self.files.insert(key, Err(code(&error)));
+                    self.files.insert(key, Err(error::code(&error)));
                     return Err(error);
                 }
             }
@@ -320,14 +320,6 @@ impl<'a> Upstream<'a> {
         let source = self.source(url, label)?;
         fetch::content_length(self.client.as_ref(), self.settings, &source, label).await
     }
-}
-
-/// The exit code an error chain carries (1 when none).
-fn code(error: &anyhow::Error) -> Code {
-    error
-        .chain()
-        .find_map(|cause| cause.downcast_ref::<OpError>())
-        .map_or(Code::Failure, |error| error.code)
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 
 use super::Bump;
-use crate::error::{Code, OpError};
+use crate::error::{self, Code, OpError};
 use crate::output::Output;
 use crate::settings::ToolchainSettings;
 use crate::toolchain::evidence::gather::release::Artifact;
@@ -107,7 +107,7 @@ pub fn gather(
                         )?;
                             }
                         }
-                        Err(error) => match code(&error) {
+                        Err(error) => match error::code(&error) {
                             Code::Offline | Code::Config => return Err(error),
                             other => missing.push((other, format!("{error:#}"))),
                         },
@@ -222,7 +222,7 @@ fn take(
             evidence.push(found);
             Ok(())
         }
-        Err(error) => match code(&error) {
+        Err(error) => match error::code(&error) {
             Code::Offline | Code::Config => Err(error),
             other => {
                 missing.push((other, format!("{error:#}")));
@@ -333,14 +333,6 @@ pub fn remove_stale(stale: &[PathBuf], output: &Output) {
             )),
         }
     }
-}
-
-/// The exit code an error chain carries (1 when none).
-fn code(error: &anyhow::Error) -> Code {
-    error
-        .chain()
-        .find_map(|cause| cause.downcast_ref::<OpError>())
-        .map_or(Code::Failure, |error| error.code)
 }
 
 #[cfg(test)]
