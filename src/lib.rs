@@ -29,8 +29,8 @@ use crate::toolchain::Toolchain;
 /// The whole program: `op` and its `octopipeline` link (src/main.rs).
 pub fn main() -> ExitCode {
     let args = cli::protect_exec_args(std::env::args_os().collect());
-    // `op toolchain exec` of an installed tool: becomes the tool here, or returns.
-    #[cfg(unix)]
+    // `op toolchain exec` of an installed tool: becomes (or, on Windows, runs) the tool here, or
+    // returns.
     toolchain::exec::warm(&args);
     let name = program::from_argv0(args.first().map(OsString::as_os_str));
     program::set(name);

@@ -1,6 +1,9 @@
 //! Download progress: bars that fit the terminal's width, and the download phase around them
 //! (a GitHub log group; on SIGINT or SIGTERM, the bars cleared and one line saying what stopped).
-#![expect(clippy::print_stderr, reason = "this module is the printer")]
+#![cfg_attr(
+    unix,
+    expect(clippy::print_stderr, reason = "this module is the printer")
+)]
 
 use std::sync::Arc;
 use std::time::Duration;

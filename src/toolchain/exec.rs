@@ -10,15 +10,10 @@ use std::process::Command;
 use anyhow::Result;
 
 use crate::error::{ChildExit, Code, OpError};
-#[cfg(unix)]
 use crate::settings::ToolchainSettings;
-#[cfg(unix)]
 use crate::toolchain::cache::index::Index;
-#[cfg(unix)]
 use crate::toolchain::cache::{Cache, State, TOOLS};
-#[cfg(unix)]
 use crate::toolchain::lock::Lock;
-#[cfg(unix)]
 use crate::toolchain::{Toolchain, platform, starts};
 
 /// Runs `launch` (an `exec` or a spawn of `exe`). When it fails because `exe` is gone (another
@@ -50,19 +45,21 @@ pub fn relaunch<T>(
 /// lock or starting anything else. It returns when it cannot take that path (another command
 /// line, no index yet, an entry missing or stale, any error at all): the caller then runs the
 /// command the ordinary way, which installs what is missing and reports every problem.
-#[cfg(unix)]
 pub fn warm(argv: &[OsString]) {
     let Some((lock_file, tool, args)) = warm_command(argv) else {
         return;
     };
-    if let Some((exe, path)) = warm_entries(lock_file, tool) {
-        let _ = replace_process(&exe, args, &path);
+    if let Some((exe, path)) = warm_entries(lock_file, tool)
+        && let Err(error) = replace_process(&exe, args, &path)
+        && let Some(ChildExit(code)) = error.downcast_ref::<ChildExit>()
+    {
+        // Where there is no exec (Windows) the tool ran as a child: its exit is op's.
+        std::process::exit(*code);
     }
 }
 
 /// The lock file, tool and arguments of an `exec` command line in the one shape the warm path
 /// reads exactly as clap does; `None` for anything else.
-#[cfg(unix)]
 fn warm_command(argv: &[OsString]) -> Option<(Option<&Path>, &str, &[OsString])> {
     let mut rest = argv.get(1..)?;
     let (mut lock, mut config) = (None, false);
@@ -99,7 +96,6 @@ fn warm_command(argv: &[OsString]) -> Option<(Option<&Path>, &str, &[OsString])>
 }
 
 /// The executable of `tool` and the PATH to run it with, when the warm path can take them.
-#[cfg(unix)]
 fn warm_entries(lock_file: Option<&Path>, tool: &str) -> Option<(PathBuf, OsString)> {
     let settings = ToolchainSettings::from_env().ok()?;
     let (text, origin) = Lock::read(lock_file).ok()?;
@@ -203,12 +199,10 @@ fn launch_error(exe: &Path, error: std::io::Error) -> anyhow::Error {
 mod tests {
     use super::*;
 
-    #[cfg(unix)]
     fn words(line: &str) -> Vec<OsString> {
         line.split(' ').map(OsString::from).collect()
     }
 
-    #[cfg(unix)]
     #[test]
     fn the_warm_path_reads_only_command_lines_clap_reads_the_same_way() {
         type Parsed<'a> = Option<(Option<&'a str>, &'a str, &'a [&'a str])>;

@@ -101,6 +101,10 @@ fn overwrite(path: &std::path::Path, bytes: &[u8]) {
     #[cfg(windows)]
     {
         let mut permissions = fs::metadata(path).unwrap().permissions();
+        #[expect(
+            clippy::permissions_set_readonly_false,
+            reason = "Windows only: clears the read-only attribute"
+        )]
         permissions.set_readonly(false);
         fs::set_permissions(path, permissions).unwrap();
     }
