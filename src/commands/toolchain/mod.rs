@@ -277,16 +277,28 @@ fn env(toolchain: &Toolchain, args: EnvArgs) -> Result<()> {
 /// A line that prepends `dirs` to PATH in the given shell, quoting each directory.
 fn shell_line(shell: ShellKind, dirs: &[PathBuf]) -> String {
     let texts: Vec<String> = dirs.iter().map(|dir| dir.display().to_string()).collect();
+    // The POSIX shells of Windows (Git Bash, MSYS2, fish there) take `/c/x` in a `:` list, not
+    // `C:\x`, whose colon would split it.
+    let posix: Vec<String> = texts
+        .iter()
+        .map(|text| {
+            if cfg!(windows) {
+                msys_path(text)
+            } else {
+                text.clone()
+            }
+        })
+        .collect();
     match shell {
         ShellKind::Sh | ShellKind::Bash | ShellKind::Zsh => {
-            let escaped: Vec<String> = texts
+            let escaped: Vec<String> = posix
                 .iter()
                 .map(|text| escape(text, &['\\', '"', '$', '`'], '\\'))
                 .collect();
             format!("export PATH=\"{}:$PATH\"", escaped.join(":"))
         }
         ShellKind::Fish => {
-            let quoted: Vec<String> = texts
+            let quoted: Vec<String> = posix
                 .iter()
                 .map(|text| format!("'{}'", escape(text, &['\\', '\''], '\\')))
                 .collect();
@@ -303,6 +315,26 @@ fn shell_line(shell: ShellKind, dirs: &[PathBuf]) -> String {
                 escaped.join(separator)
             )
         }
+    }
+}
+
+/// A Windows path as the MSYS shells write it: `C:\a\b` → `/c/a/b`, `\\?\C:\a` → `/c/a`,
+/// `\\server\share\a` → `//server/share/a`; anything else with its `\` turned to `/`.
+fn msys_path(text: &str) -> String {
+    let text = text.strip_prefix(r"\\?\").unwrap_or(text);
+    let text = match text.strip_prefix(r"UNC\") {
+        Some(unc) => format!(r"\\{unc}"),
+        None => text.to_string(),
+    };
+    let bytes = text.as_bytes();
+    let slashed = text.replace('\\', "/");
+    if bytes.len() >= 2 && bytes[0].is_ascii_alphabetic() && bytes[1] == b':' {
+        let rest = slashed[2..].trim_start_matches('/');
+        format!("/{}/{rest}", (bytes[0] as char).to_ascii_lowercase())
+            .trim_end_matches('/')
+            .to_string()
+    } else {
+        slashed
     }
 }
 
@@ -333,6 +365,45 @@ mod tests {
             committed.trim_end(),
             lock.markdown(),
             "DEPENDENCIES.md is stale: run `op toolchain list --markdown > DEPENDENCIES.md`"
+        );
+    }
+
+    #[test]
+    fn windows_paths_are_written_as_the_msys_shells_take_them() {
+        for (windows, msys) in [
+            (
+                r"C:\Users\me\AppData\Local\op\tools\kubectl\bin",
+                "/c/Users/me/AppData/Local/op/tools/kubectl/bin",
+            ),
+            (r"d:\x", "/d/x"),
+            (r"C:\", "/c"),
+            (r"\\?\C:\cache\bin", "/c/cache/bin"),
+            (r"\\?\UNC\server\share\bin", "//server/share/bin"),
+            (r"\\server\share\bin", "//server/share/bin"),
+            ("/already/posix", "/already/posix"),
+        ] {
+            assert_eq!(msys_path(windows), msys, "{windows}");
+        }
+    }
+
+    #[cfg(windows)]
+    #[test]
+    fn env_lines_for_posix_shells_on_windows_have_no_drive_colon() {
+        let dirs = [
+            PathBuf::from(r"C:\cache\tools\a\bin"),
+            PathBuf::from(r"D:\b"),
+        ];
+        assert_eq!(
+            shell_line(ShellKind::Bash, &dirs),
+            "export PATH=\"/c/cache/tools/a/bin:/d/b:$PATH\""
+        );
+        assert_eq!(
+            shell_line(ShellKind::Fish, &dirs),
+            "set -gx PATH '/c/cache/tools/a/bin' '/d/b' $PATH"
+        );
+        assert_eq!(
+            shell_line(ShellKind::Powershell, &dirs),
+            "$env:PATH = \"C:\\cache\\tools\\a\\bin;D:\\b;\" + $env:PATH"
         );
     }
 
