@@ -159,14 +159,19 @@ fn env_for_fish_and_powershell_names_every_bin_dir() {
         let run = env.op(&["toolchain", "env", "--shell", shell]);
         run.success();
         for dir in bin_dirs(&env, &lock) {
-            // fish's single quotes and sh's double quotes take a backslash (of a Windows
-            // path) doubled.
-            let quoted = if shell != "powershell" {
-                dir.replace('\\', "\\\\")
-            } else {
-                dir
+            // fish and sh on Windows are the MSYS shells (Git Bash): `C:\x\y` is `/c/x/y`
+            // there, a drive colon would split PATH.
+            let shown = match dir.split_once(":\\") {
+                Some((drive, rest)) if cfg!(windows) && shell != "powershell" => {
+                    format!(
+                        "/{}/{}",
+                        drive.to_ascii_lowercase(),
+                        rest.replace('\\', "/")
+                    )
+                }
+                _ => dir,
             };
-            run.stdout_has(&quoted);
+            run.stdout_has(&shown);
         }
     }
 }
