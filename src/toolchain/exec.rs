@@ -41,8 +41,8 @@ pub fn relaunch<T>(
 
 /// The warm path of `op [--lock FILE] [--config FILE] toolchain exec TOOL [--] ARGS`: when the
 /// lock has an index in the cache and TOOL (with the pinned tools it starts) is installed,
-/// this process becomes the tool without building the command-line parser, parsing the whole
-/// lock or starting anything else. It returns when it cannot take that path (another command
+/// this process becomes the tool (on Windows: runs it and exits with its code) without building
+/// the command-line parser, parsing the whole lock or starting anything else. It returns when it cannot take that path (another command
 /// line, no index yet, an entry missing or stale, any error at all): the caller then runs the
 /// command the ordinary way, which installs what is missing and reports every problem.
 pub fn warm(argv: &[OsString]) {

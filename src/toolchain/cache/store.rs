@@ -100,7 +100,7 @@ impl Dir {
 
     /// Makes `files` and `dirs` durable before the rename that commits them: on Linux one
     /// `syncfs` of this directory's filesystem does it all at once; elsewhere each file, then
-    /// each directory, is synced. Files that do not exist are skipped.
+    /// (not on Windows) each directory, is synced. Files that do not exist are skipped.
     pub fn sync_tree(&self, files: &[PathBuf], dirs: &[&Dir]) -> std::io::Result<()> {
         #[cfg(any(target_os = "linux", target_os = "android"))]
         {
@@ -119,8 +119,10 @@ impl Dir {
                     Err(error) => return Err(error),
                 }
             }
-            for dir in dirs.iter().filter(|_| !cfg!(windows)) {
-                dir.handle.sync_all()?;
+            if !cfg!(windows) {
+                for dir in dirs {
+                    dir.handle.sync_all()?;
+                }
             }
             Ok(())
         }
